@@ -1,0 +1,14 @@
+//! The chat protocol, tested against the real `server` and `client`
+//! binaries. Every test starts its own processes on port 0 and loopback,
+//! and waits for what it expects with a deadline: none of them sleeps to
+//! synchronise.
+//!
+//! Run one side with `cargo test --test chat server::` (or `client::`).
+
+mod client;
+mod end_to_end;
+mod inbox;
+mod peer;
+mod procfs;
+mod procs;
+mod server;

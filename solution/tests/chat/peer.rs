@@ -1,0 +1,251 @@
+//! [`Peer`]: a raw TCP connection playing one side of the chat, as the
+//! grader's peers do: it sends bytes exactly as given and checks what it
+//! receives, line by line.
+
+use std::io::Write;
+use std::mem;
+use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::inbox::{DEADLINE, Inbox};
+
+pub struct Peer {
+    stream: TcpStream,
+    /// What arrived; `None` for a peer that does not read (yet).
+    inbox: Option<Inbox>,
+    /// `[IP:PORT]`: how the server names this peer, from `getsockname`.
+    pub tag: String,
+}
+
+/// How a peer's socket is set up before it connects.
+#[derive(Clone, Copy)]
+pub struct Options {
+    /// The loopback address to connect from (127.0.0.1, 127.0.0.2, ...).
+    pub from: Ipv4Addr,
+    /// A small receive buffer, to make a peer that does not read fill up
+    /// quickly.
+    pub receive_buffer: Option<usize>,
+    /// Whether the peer reads what arrives. One that does not read lets the
+    /// kernel's buffers towards it fill up, until it `start_reading`.
+    pub reads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            from: Ipv4Addr::LOCALHOST,
+            receive_buffer: None,
+            reads: true,
+        }
+    }
+}
+
+impl Peer {
+    /// Connects to 127.0.0.1:`port` from 127.0.0.1.
+    pub fn connect(port: u16) -> Peer {
+        Peer::connect_with(port, Options::default())
+    }
+
+    /// Connects to 127.0.0.1:`port` with the given socket options.
+    pub fn connect_with(port: u16, options: Options) -> Peer {
+        let stream = connect_socket(port, options);
+        let mut peer = Peer {
+            tag: tag_of(&stream),
+            stream,
+            inbox: None,
+        };
+        if options.reads {
+            peer.start_reading();
+        }
+        peer
+    }
+
+    /// Wraps an accepted or connected stream, and reads it.
+    pub fn from_stream(stream: TcpStream) -> Peer {
+        let mut peer = Peer {
+            tag: tag_of(&stream),
+            stream,
+            inbox: None,
+        };
+        peer.start_reading();
+        peer
+    }
+
+    /// Starts collecting what arrives (for a peer that did not read so far).
+    pub fn start_reading(&mut self) {
+        let reader = self.stream.try_clone().expect("clone the socket");
+        self.inbox = Some(Inbox::spawn(format!("peer {}", self.tag), reader));
+    }
+
+    /// Sends `bytes` as they are.
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream
+            .write_all(bytes.as_ref())
+            .expect("send to the server");
+    }
+
+    /// Waits for the next line and checks it is exactly `line`.
+    #[track_caller]
+    pub fn expect_line(&self, line: impl AsRef<[u8]>) {
+        self.inbox().expect_line(line);
+    }
+
+    /// Waits for the next line and checks it is `other`'s message `text`.
+    #[track_caller]
+    pub fn expect_from(&self, other: &Peer, text: &str) {
+        self.expect_line(format!("{} {text}", other.tag));
+    }
+
+    /// Waits for the next line and checks it says `other` connected.
+    #[track_caller]
+    pub fn expect_join(&self, other: &Peer) {
+        self.expect_from(other, "(connected)");
+    }
+
+    /// What arrived.
+    #[track_caller]
+    pub fn inbox(&self) -> &Inbox {
+        self.inbox
+            .as_ref()
+            .expect("a peer that reads (see Options::reads)")
+    }
+
+    /// Closes the connection in the orderly way (FIN).
+    pub fn close(self) {
+        drop(self);
+    }
+
+    /// Closes the connection abruptly: SO_LINGER with a zero timeout makes
+    /// `close` send a reset (RST) instead of FIN.
+    pub fn reset(self) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        set_option(self.stream.as_raw_fd(), libc::SO_LINGER, &linger);
+        drop(self);
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // The inbox thread holds a clone of the socket: shut it down so the
+        // connection really closes (and the thread sees its end) now.
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// `[IP:PORT]` of the local end: how the server names this connection.
+fn tag_of(stream: &TcpStream) -> String {
+    format!("[{}]", stream.local_addr().expect("getsockname"))
+}
+
+/// A listening socket standing in for the server, to test a client.
+pub struct FakeServer {
+    listener: TcpListener,
+}
+
+impl FakeServer {
+    pub fn start() -> FakeServer {
+        FakeServer {
+            listener: TcpListener::bind("127.0.0.1:0").expect("bind a fake server"),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().expect("local address").port()
+    }
+
+    /// Waits (with the deadline) for the client to connect.
+    pub fn accept(&self) -> Peer {
+        let listener = self.listener.try_clone().expect("clone the listener");
+        let (sender, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = sender.send(listener.accept());
+        });
+        let (stream, _) = receiver
+            .recv_timeout(DEADLINE)
+            .expect("the client did not connect in time")
+            .expect("accept");
+        Peer::from_stream(stream)
+    }
+}
+
+/// A port on which nothing listens (it was free a moment ago).
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Creates a TCP socket, applies `options`, and connects it to 127.0.0.1.
+/// Done with libc because std cannot bind a socket before connecting it.
+fn connect_socket(port: u16, options: Options) -> TcpStream {
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` is a new socket that nothing else owns.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    if let Some(size) = options.receive_buffer {
+        set_option(fd, libc::SO_RCVBUF, &(size as libc::c_int));
+    }
+    let local = sockaddr(SocketAddrV4::new(options.from, 0));
+    // SAFETY: `local` is a valid sockaddr_in of the size passed.
+    let ret = unsafe {
+        libc::bind(
+            fd,
+            (&raw const local).cast(),
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        ret,
+        0,
+        "bind to {}: {}",
+        options.from,
+        std::io::Error::last_os_error()
+    );
+    let remote = sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    // SAFETY: `remote` is a valid sockaddr_in of the size passed.
+    let ret = unsafe {
+        libc::connect(
+            fd,
+            (&raw const remote).cast(),
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        ret,
+        0,
+        "connect to port {port}: {}",
+        std::io::Error::last_os_error()
+    );
+    stream
+}
+
+fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: addr.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*addr.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+fn set_option<T>(fd: RawFd, option: libc::c_int, value: &T) {
+    // SAFETY: `value` points to a valid T of the size passed, read during
+    // the call only.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(ret, 0, "setsockopt: {}", std::io::Error::last_os_error());
+}
