@@ -13,12 +13,16 @@ use std::time::{Duration, Instant};
 use crate::inbox::{DEADLINE, Inbox, show};
 use crate::peer::{Options, Peer};
 
-pub fn server_exe() -> &'static str {
-    env!("CARGO_BIN_EXE_server")
+/// The server under test: this crate's `server`, or the executable named by
+/// `CHAT_SERVER_EXE` (to run these tests against another implementation of
+/// the protocol, in any language).
+pub fn server_exe() -> String {
+    std::env::var("CHAT_SERVER_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_server").to_owned())
 }
 
-pub fn client_exe() -> &'static str {
-    env!("CARGO_BIN_EXE_client")
+/// The client under test: this crate's `client`, or `CHAT_CLIENT_EXE`.
+pub fn client_exe() -> String {
+    std::env::var("CHAT_CLIENT_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_client").to_owned())
 }
 
 /// A running server.
