@@ -1,0 +1,118 @@
+//! The result model: what a check is, and what grading produced. Every report
+//! format (human, Gradescope JSON, JUnit, TAP) is written from a [`Report`].
+
+use std::fmt;
+use std::time::Duration;
+
+/// The three parts of the lab, graded separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// The `w_epoll` wrappers, through the grader's copy of their tests.
+    Wrapper,
+    /// The chat server, against raw TCP peers and reference clients.
+    Server,
+    /// The chat client, on a pseudo-terminal or a pipe, against the reference
+    /// server and raw TCP peers.
+    Client,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Wrapper, Part::Server, Part::Client];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Wrapper => "wrapper",
+            Part::Server => "server",
+            Part::Client => "client",
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong in a failed check, for a student to act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    /// One sentence: which behaviour failed.
+    pub summary: String,
+    /// What the check waited for, if it was waiting for something.
+    pub expected: Option<String>,
+    /// What it saw instead.
+    pub seen: Option<String>,
+    /// The steps taken up to the failure, in order ("A sends \"hello\\n\"").
+    pub steps: Vec<String>,
+    /// What each participant received or printed, capped: (name, text).
+    pub transcripts: Vec<(String, String)>,
+}
+
+impl Failure {
+    /// A failure with just a summary.
+    pub fn new(summary: impl Into<String>) -> Self {
+        Failure {
+            summary: summary.into(),
+            ..Failure::default()
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// `part/name`, for example `server/join`.
+    pub name: String,
+    pub part: Part,
+    /// What the check tests, in one line.
+    pub description: String,
+    /// What to look at when it fails.
+    pub hint: String,
+    /// The points it is worth.
+    pub max_points: u32,
+    /// `None` when it passed.
+    pub failure: Option<Failure>,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+impl CheckResult {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// All the points when it passed, none otherwise.
+    pub fn points(&self) -> u32 {
+        if self.passed() { self.max_points } else { 0 }
+    }
+}
+
+/// Everything one grading run produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// What was graded: a directory, or the executables given.
+    pub submission: String,
+    /// The checks in the order of the check table.
+    pub results: Vec<CheckResult>,
+    /// How long the whole run took.
+    pub duration: Duration,
+}
+
+impl Report {
+    pub fn points(&self) -> u32 {
+        self.results.iter().map(CheckResult::points).sum()
+    }
+
+    pub fn max_points(&self) -> u32 {
+        self.results.iter().map(|r| r.max_points).sum()
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.results.iter().all(CheckResult::passed)
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
+        self.results.iter().filter(|r| !r.passed())
+    }
+}

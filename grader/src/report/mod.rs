@@ -1,0 +1,1 @@
+//! Reports, all written from one [`crate::model::Report`].
