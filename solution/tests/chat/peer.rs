@@ -15,6 +15,8 @@ pub struct Peer {
     stream: TcpStream,
     /// What arrived; `None` for a peer that does not read (yet).
     inbox: Option<Inbox>,
+    /// Set by `reset`: the connection must end with RST, not FIN.
+    abort: bool,
     /// `[IP:PORT]`: how the server names this peer, from `getsockname`.
     pub tag: String,
 }
@@ -55,6 +57,7 @@ impl Peer {
             tag: tag_of(&stream),
             stream,
             inbox: None,
+            abort: false,
         };
         if options.reads {
             peer.start_reading();
@@ -68,6 +71,7 @@ impl Peer {
             tag: tag_of(&stream),
             stream,
             inbox: None,
+            abort: false,
         };
         peer.start_reading();
         peer
@@ -119,7 +123,8 @@ impl Peer {
 
     /// Closes the connection abruptly: SO_LINGER with a zero timeout makes
     /// `close` send a reset (RST) instead of FIN.
-    pub fn reset(self) {
+    pub fn reset(mut self) {
+        self.abort = true;
         let linger = libc::linger {
             l_onoff: 1,
             l_linger: 0,
@@ -131,9 +136,13 @@ impl Peer {
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        // The inbox thread holds a clone of the socket: shut it down so the
-        // connection really closes (and the thread sees its end) now.
-        let _ = self.stream.shutdown(Shutdown::Both);
+        // The inbox thread holds a clone of the socket, so dropping ours
+        // alone would not close the connection. Shutting down the reading
+        // side wakes that thread, which then drops its clone; shutting down
+        // the writing side too sends FIN at once. A reset must not send FIN
+        // first: then the last close sends RST.
+        let how = if self.abort { Shutdown::Read } else { Shutdown::Both };
+        let _ = self.stream.shutdown(how);
     }
 }
 
