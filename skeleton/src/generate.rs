@@ -1,0 +1,306 @@
+//! From `solution/` to every file of the skeleton, in memory: nothing is
+//! written here, so an error in the markers leaves `support/` as it was.
+//!
+//! - A `.rs` file has its blocks replaced ([`crate::markers`]); one with a
+//!   stub also gets the lint allowance [`ALLOWANCE`]. A reference-only file
+//!   is left out.
+//! - `Cargo.toml` is made standalone ([`crate::cargo_toml`]).
+//! - Every other file is copied byte for byte: the tests ship unchanged.
+//! - `README.md` (from `skeleton/STUDENT_README.md`) and `.gitignore` are
+//!   written for students; they replace any file of the solution so named.
+//! - `target/` and `Cargo.lock` are not the solution's source and are left
+//!   out; the workspace's `Cargo.lock` seeds the students' (see
+//!   [`Skeleton::lockfile`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+use crate::cargo_toml;
+use crate::files::is_executable;
+use crate::markers::{self, MarkerError, Todo};
+
+/// What a generated file whose code is unfinished starts with, after its
+/// `//!` doc. Code after a `todo!()` is unreachable, and what only the
+/// solution used (imports, variables, helpers) is unused: without this,
+/// students would start under a pile of warnings about code they did not
+/// write.
+pub const ALLOWANCE: &str = "\
+// The skeleton: until the TODOs are done, some code is unreachable or unused.
+#![allow(dead_code, unreachable_code, unused_imports, unused_mut, unused_variables)]
+";
+
+/// The template of the students' `README.md`; `{{TODOS}}` becomes the list
+/// of TODOs per file.
+pub const STUDENT_README: &str = include_str!("../STUDENT_README.md");
+
+/// The students' `.gitignore`: build output, and the copies `--reset` saves.
+const GITIGNORE: &str = "/target\n/.backup\n";
+
+/// One file of the skeleton.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    pub content: Vec<u8>,
+    pub executable: bool,
+}
+
+/// Every file of the skeleton, by path relative to the crate (`/`-separated).
+#[derive(Debug, Clone, Default)]
+pub struct Skeleton {
+    pub files: BTreeMap<String, GeneratedFile>,
+    /// Each file with TODOs, and its TODO numbers, in the order of the
+    /// first number.
+    pub todos: Vec<(String, Vec<u32>)>,
+    /// The workspace's `Cargo.lock`, if it has one: a crate without a lock
+    /// file gets this one, so that it builds with the versions the solution
+    /// was tested with. Cargo owns the file after that, so it is not tracked.
+    pub lockfile: Option<Vec<u8>>,
+}
+
+/// Builds the skeleton of the crate in `solution`, whose manifest inherits
+/// from the workspace manifest `workspace_manifest`. Paths in errors are
+/// shown as given.
+pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, Error> {
+    let mut skeleton = Skeleton::default();
+    let mut marker_errors: Vec<MarkerError> = Vec::new();
+    let mut todos: Vec<(String, Vec<Todo>)> = Vec::new();
+    let mut reference_only = BTreeSet::new();
+
+    for path in list_files(solution)? {
+        let source_path = solution.join(&path);
+        let executable = is_executable(&source_path)?;
+        let bytes = fs::read(&source_path).map_err(Error::io("read", &source_path))?;
+        if !path.ends_with(".rs") {
+            skeleton.files.insert(
+                path,
+                GeneratedFile {
+                    content: bytes,
+                    executable,
+                },
+            );
+            continue;
+        }
+        let source = String::from_utf8(bytes).map_err(|_| Error::File {
+            path: source_path.clone(),
+            message: String::from("not UTF-8: the markers of a .rs file are read as text"),
+        })?;
+        let processed = match markers::process(&source_path, &source) {
+            Ok(processed) => processed,
+            Err(err) => {
+                marker_errors.push(err);
+                continue;
+            }
+        };
+        if processed.reference_only {
+            reference_only.insert(path);
+            continue;
+        }
+        if !processed.todos.is_empty() {
+            todos.push((path.clone(), processed.todos));
+        }
+        let text = if processed.has_stubs {
+            with_allowance(&processed.text)
+        } else {
+            processed.text
+        };
+        skeleton.files.insert(
+            path,
+            GeneratedFile {
+                content: text.into_bytes(),
+                executable,
+            },
+        );
+    }
+
+    if marker_errors.is_empty() {
+        let shown: Vec<(PathBuf, &[Todo])> = todos
+            .iter()
+            .map(|(path, todos)| (solution.join(path), todos.as_slice()))
+            .collect();
+        marker_errors =
+            markers::check_numbering(shown.iter().map(|(path, todos)| (path.as_path(), *todos)));
+    }
+    if !marker_errors.is_empty() {
+        return Err(Error::Markers(marker_errors));
+    }
+
+    let manifest_path = solution.join("Cargo.toml");
+    let manifest = read_text(&manifest_path)?;
+    let workspace = read_text(workspace_manifest)?;
+    let manifest = cargo_toml::standalone(
+        &manifest_path,
+        &manifest,
+        workspace_manifest,
+        &workspace,
+        &reference_only,
+    )?;
+    skeleton
+        .files
+        .insert(String::from("Cargo.toml"), text_file(manifest));
+
+    let mut todos: Vec<(String, Vec<u32>)> = todos
+        .into_iter()
+        .map(|(path, todos)| (path, todos.iter().map(|todo| todo.number).collect()))
+        .collect();
+    todos.sort_by_key(|(_, numbers)| numbers.iter().min().copied());
+    skeleton.files.insert(
+        String::from("README.md"),
+        text_file(STUDENT_README.replace("{{TODOS}}", &todo_list(&todos))),
+    );
+    skeleton
+        .files
+        .insert(String::from(".gitignore"), text_file(GITIGNORE.to_owned()));
+    skeleton.todos = todos;
+
+    let lockfile = workspace_manifest.with_file_name("Cargo.lock");
+    skeleton.lockfile = match fs::read(&lockfile) {
+        Ok(bytes) => Some(bytes),
+        Err(err) if err.kind() == ErrorKind::NotFound => None,
+        Err(err) => return Err(Error::io("read", lockfile)(err)),
+    };
+    Ok(skeleton)
+}
+
+/// `TODO 1-3, 5` for the numbers 1, 2, 3, 5.
+pub fn todo_ranges(numbers: &[u32]) -> String {
+    let mut numbers = numbers.to_vec();
+    numbers.sort_unstable();
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for number in numbers {
+        match ranges.last_mut() {
+            Some((_, last)) if number == *last + 1 => *last = number,
+            _ => ranges.push((number, number)),
+        }
+    }
+    let ranges: Vec<String> = ranges
+        .iter()
+        .map(|&(first, last)| {
+            if first == last {
+                first.to_string()
+            } else {
+                format!("{first}-{last}")
+            }
+        })
+        .collect();
+    format!("TODO {}", ranges.join(", "))
+}
+
+/// The README's list: `- src/w_epoll.rs: TODO 1-3`, a line per file.
+fn todo_list(todos: &[(String, Vec<u32>)]) -> String {
+    todos
+        .iter()
+        .map(|(path, numbers)| format!("- `{path}`: {}", todo_ranges(numbers)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Inserts [`ALLOWANCE`] after the file's leading `//!` doc and inner
+/// attributes (inner attributes must come before any item), or at the top if
+/// it has none.
+fn with_allowance(text: &str) -> String {
+    let mut end_of_doc = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        offset += line.len();
+        if trimmed.starts_with("//!") || trimmed.starts_with("#![") {
+            end_of_doc = Some(offset);
+        } else if !(trimmed.is_empty() || trimmed.starts_with("//")) {
+            break;
+        }
+    }
+    match end_of_doc {
+        Some(end) => {
+            let (doc, rest) = text.split_at(end);
+            let newline = if doc.ends_with('\n') { "" } else { "\n" };
+            format!("{doc}{newline}\n{ALLOWANCE}{rest}")
+        }
+        None => format!("{ALLOWANCE}\n{text}"),
+    }
+}
+
+fn text_file(text: String) -> GeneratedFile {
+    GeneratedFile {
+        content: text.into_bytes(),
+        executable: false,
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, Error> {
+    fs::read_to_string(path).map_err(Error::io("read", path))
+}
+
+/// Every file under `root`, relative and `/`-separated, sorted; without the
+/// build output (`target/`), `Cargo.lock` and `.git/`.
+fn list_files(root: &Path) -> Result<Vec<String>, Error> {
+    let mut files = Vec::new();
+    let mut folders = vec![String::new()];
+    while let Some(folder) = folders.pop() {
+        let path = root.join(&folder);
+        let entries = fs::read_dir(&path).map_err(Error::io("list the folder", &path))?;
+        for entry in entries {
+            let entry = entry.map_err(Error::io("list the folder", &path))?;
+            let entry_path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                return Err(Error::File {
+                    path: entry_path,
+                    message: String::from("a name that is not UTF-8 cannot be listed"),
+                });
+            };
+            if name.contains('\n') {
+                return Err(Error::File {
+                    path: entry_path,
+                    message: String::from("a name with a line break cannot be listed"),
+                });
+            }
+            let top = folder.is_empty();
+            if name == ".git" || (top && (name == "target" || name == "Cargo.lock")) {
+                continue;
+            }
+            let relative = if top {
+                name
+            } else {
+                format!("{folder}/{name}")
+            };
+            // Follows symbolic links: a link to a folder counts as a folder.
+            let metadata = fs::metadata(&entry_path).map_err(Error::io("read", &entry_path))?;
+            if metadata.is_dir() {
+                folders.push(relative);
+            } else {
+                files.push(relative);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_of_todo_numbers() {
+        assert_eq!(todo_ranges(&[3, 1, 2]), "TODO 1-3");
+        assert_eq!(todo_ranges(&[4]), "TODO 4");
+        assert_eq!(todo_ranges(&[1, 2, 3, 5, 7, 8]), "TODO 1-3, 5, 7-8");
+    }
+
+    #[test]
+    fn the_allowance_goes_after_the_doc() {
+        assert_eq!(
+            with_allowance("//! Doc.\n//! More.\n\nuse std::io;\n"),
+            format!("//! Doc.\n//! More.\n\n{ALLOWANCE}\nuse std::io;\n")
+        );
+        assert_eq!(
+            with_allowance("// A comment.\nuse std::io;\n"),
+            format!("{ALLOWANCE}\n// A comment.\nuse std::io;\n")
+        );
+        assert_eq!(
+            with_allowance("//! Doc.\n#![deny(missing_docs)]\nfn f() {}\n"),
+            format!("//! Doc.\n#![deny(missing_docs)]\n\n{ALLOWANCE}fn f() {{}}\n")
+        );
+    }
+}

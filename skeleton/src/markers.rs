@@ -1,0 +1,1058 @@
+//! The markers: how a file of `solution/` says what students must write.
+//!
+//! This comment is the one place that describes every marker; the generator
+//! knows no others. A marker is a `//` comment alone on its line (indent it
+//! like the code around it) in a `.rs` file. Other files are copied as they
+//! are.
+//!
+//! # A TODO and its solution
+//!
+//! ```text
+//!         // TODO 4: Create the epoll instance and add the socket to it,
+//!         //         wrapped in `check` so a failure becomes an error.
+//!         // BEGIN SOLUTION
+//!         let epoll = sys::epoll_create()?;
+//!         check(w_epoll_add_fd_in(epoll.as_raw_fd(), sockfd), "watch the socket")?;
+//!         // END SOLUTION
+//!         // STUB: let epoll: OwnedFd = todo!("TODO 4");
+//! ```
+//!
+//! becomes, in the skeleton:
+//!
+//! ```text
+//!         // TODO 4: Create the epoll instance and add the socket to it,
+//!         //         wrapped in `check` so a failure becomes an error.
+//!         let epoll: OwnedFd = todo!("TODO 4");
+//! ```
+//!
+//! - `// TODO N: what to do` stays in the skeleton, and so do the `//` lines
+//!   right after it, which continue its text. `N` is the step's number in the
+//!   lab text: the numbers of all files together run from 1 with no gap, each
+//!   used once.
+//! - `// BEGIN SOLUTION` comes right after the TODO's comment, and
+//!   `// END SOLUTION` closes it. Both, and everything between them, are the
+//!   reference's answer: students never see them.
+//! - `// STUB: code`, zero or more lines right after `// END SOLUTION`: each
+//!   becomes the line `code`, indented like `// BEGIN SOLUTION`. A stub is
+//!   needed where the code after the block uses something the block made,
+//!   such as a variable: `// STUB: let ready: usize = todo!("TODO 6");`.
+//!   Without a stub, the block becomes `todo!("TODO N");`, which stops the
+//!   program with `not yet implemented: TODO N`.
+//!
+//! # Reference-only content
+//!
+//! - `// BEGIN REFERENCE` … `// END REFERENCE`: lines only the reference has
+//!   (an extra check, a helper that no stub needs). Removed with their
+//!   markers and nothing in their place; no TODO goes with them.
+//! - `// REFERENCE FILE`, anywhere in a file (by convention at its top): the
+//!   whole file stays out of the skeleton, and so does any `[[bin]]`,
+//!   `[[test]]`, `[[example]]` or `[[bench]]` entry of `Cargo.toml` whose
+//!   `path` names it.
+//!
+//! # Errors
+//!
+//! Each stops the generator before it writes anything, with one line
+//! `FILE:LINE: what is wrong`:
+//!
+//! - an `END` without its `BEGIN`, a `BEGIN` never closed, an `END` of the
+//!   other kind of block, a `BEGIN` inside an open block (blocks do not nest);
+//! - a `// STUB:` anywhere but right after `// END SOLUTION` or another stub;
+//! - a `// BEGIN SOLUTION` that does not follow a TODO's comment, a TODO's
+//!   comment that is not followed by `// BEGIN SOLUTION`, a TODO inside a
+//!   block or in a reference-only file;
+//! - a TODO without a number or without its colon, `TODO 0`, a number used
+//!   twice (in any two files), numbers that skip one;
+//! - a comment that looks like a marker but is none (`// BEGIN SOLUTON`,
+//!   `// STUBB: x`, `//TODO 3: x`). A comment looks like a marker when its
+//!   first word is in capitals and is, or nearly is (one letter off, two for
+//!   words longer than four), `BEGIN`, `END`, `STUB`, `TODO`, `SOLUTION` or
+//!   `REFERENCE`. A plain comment caught by this only needs rewording:
+//!   `// AND then` becomes `// and then`.
+//!
+//! Doc comments (`///`, `//!`) are never markers. Inside a TODO's comment, a
+//! line indented past `// ` is text whatever its first word, so the comment
+//! may say "built like the one in TODO 1" on a line of its own.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The two kinds of block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// `// BEGIN SOLUTION` … `// END SOLUTION`: replaced by its stub.
+    Solution,
+    /// `// BEGIN REFERENCE` … `// END REFERENCE`: removed.
+    Reference,
+}
+
+impl Block {
+    /// The line that opens the block.
+    pub fn begin(self) -> &'static str {
+        match self {
+            Block::Solution => "// BEGIN SOLUTION",
+            Block::Reference => "// BEGIN REFERENCE",
+        }
+    }
+
+    /// The line that closes the block.
+    pub fn end(self) -> &'static str {
+        match self {
+            Block::Solution => "// END SOLUTION",
+            Block::Reference => "// END REFERENCE",
+        }
+    }
+}
+
+/// A misplaced or malformed marker, at a line of a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {kind}", file.display())]
+pub struct MarkerError {
+    /// The file, as the generator was told its folder.
+    pub file: PathBuf,
+    /// The line, counted from 1.
+    pub line: usize,
+    pub kind: MarkerErrorKind,
+}
+
+/// What is wrong with a marker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarkerErrorKind {
+    #[error("`{}` without a `{}` before it", .0.end(), .0.begin())]
+    EndWithoutBegin(Block),
+    #[error("`{}` is never closed: `{}` is missing", .0.begin(), .0.end())]
+    Unclosed(Block),
+    #[error("`{}` cannot close the `{}` of line {open_line}", end.end(), open.begin())]
+    MismatchedEnd {
+        open: Block,
+        open_line: usize,
+        end: Block,
+    },
+    #[error(
+        "`{}` inside the block opened at line {open_line}: blocks do not nest",
+        inner.begin()
+    )]
+    Nested { open_line: usize, inner: Block },
+    #[error("`// STUB:` must come right after `// END SOLUTION` or another `// STUB:` line")]
+    StubWithoutBlock,
+    #[error(
+        "`// STUB:` inside the block opened at line {open_line}: stubs go right after `// END SOLUTION`"
+    )]
+    StubInsideBlock { open_line: usize },
+    #[error("unknown marker `{text}`{}", match suggestion {
+        Some(marker) => format!(": did you mean `{marker}`?"),
+        None => String::from(": the markers are listed in skeleton/src/markers.rs"),
+    })]
+    UnknownMarker {
+        text: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("TODO without a number: write `// TODO N: what to do`")]
+    TodoWithoutNumber,
+    #[error("`// TODO {0}` needs a colon: write `// TODO {0}: what to do`")]
+    TodoWithoutColon(u32),
+    #[error("TODO 0: the numbers start at 1")]
+    TodoZero,
+    #[error("`// BEGIN SOLUTION` must come right after the comment of a `// TODO N:`")]
+    BeginWithoutTodo,
+    #[error(
+        "the comment of TODO {number} (line {todo_line}) must be followed by `// BEGIN SOLUTION`"
+    )]
+    TodoWithoutBegin { number: u32, todo_line: usize },
+    #[error(
+        "TODO {number} inside the block opened at line {open_line}: a TODO goes before its block"
+    )]
+    TodoInsideBlock { number: u32, open_line: usize },
+    #[error(
+        "TODO {number} in a reference-only file (`// REFERENCE FILE` at line {marker_line}): students would never see it"
+    )]
+    TodoInReferenceFile { number: u32, marker_line: usize },
+    #[error("TODO {number} again: it is already at {first}")]
+    DuplicateTodo { number: u32, first: String },
+    #[error("{}", missing_todos(*number, *previous))]
+    MissingTodos {
+        /// The TODO after the gap, whose line the error names.
+        number: u32,
+        /// The TODO before the gap, if any.
+        previous: Option<u32>,
+    },
+}
+
+/// The message for TODOs missing before `number`.
+fn missing_todos(number: u32, previous: Option<u32>) -> String {
+    let first_missing = previous.unwrap_or(0) + 1;
+    let last_missing = number - 1;
+    let missing = if first_missing == last_missing {
+        format!("TODO {first_missing} is missing")
+    } else {
+        format!("TODOs {first_missing}-{last_missing} are missing")
+    };
+    let context = match previous {
+        Some(previous) => format!("TODO {previous} is followed by TODO {number}"),
+        None => format!("the first TODO is TODO {number}"),
+    };
+    format!("{missing}: {context} (the numbers run from 1 with no gap)")
+}
+
+/// A TODO found in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Todo {
+    pub number: u32,
+    /// Its line, counted from 1.
+    pub line: usize,
+}
+
+/// A file of the solution, as students get it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// The text with every block replaced (line endings kept).
+    pub text: String,
+    /// The file's TODOs, in the order they appear.
+    pub todos: Vec<Todo>,
+    /// Whether any `// BEGIN SOLUTION` block was replaced by a stub.
+    pub has_stubs: bool,
+    /// Whether `// REFERENCE FILE` keeps the whole file from students.
+    pub reference_only: bool,
+}
+
+/// Replaces the blocks of one file by their stubs, and checks its markers.
+/// `file` is only used to name the file in errors.
+pub fn process(file: &Path, source: &str) -> Result<Processed, MarkerError> {
+    let error = |line, kind| MarkerError {
+        file: file.to_path_buf(),
+        line,
+        kind,
+    };
+    let mut out = String::with_capacity(source.len());
+    let mut todos = Vec::new();
+    let mut has_stubs = false;
+    let mut reference_marker = None;
+    let mut state = State::Code;
+
+    for (index, raw) in source.split_inclusive('\n').enumerate() {
+        let line = index + 1;
+        if matches!(state, State::TodoComment { .. }) && continues_text(raw) {
+            out.push_str(raw);
+            continue;
+        }
+        let kind = classify(raw).map_err(|kind| error(line, kind))?;
+        // Stubs extend the block just closed; anything else ends it.
+        if let State::Stubs { .. } = state {
+            if !matches!(kind, Line::Stub(_)) {
+                flush_stubs(&mut out, std::mem::replace(&mut state, State::Code));
+            }
+        }
+        state = match (state, kind) {
+            (State::Code, Line::Code | Line::Comment) => {
+                out.push_str(raw);
+                State::Code
+            }
+            (State::Code, Line::Todo(number)) => {
+                todos.push(Todo { number, line });
+                out.push_str(raw);
+                State::TodoComment { number, line }
+            }
+            (State::Code, Line::Begin(Block::Solution)) => {
+                return Err(error(line, MarkerErrorKind::BeginWithoutTodo));
+            }
+            (State::Code, Line::Begin(Block::Reference)) => State::InBlock {
+                block: Block::Reference,
+                line,
+                number: 0,
+                indent: String::new(),
+            },
+            (State::Code, Line::End(block)) => {
+                return Err(error(line, MarkerErrorKind::EndWithoutBegin(block)));
+            }
+            (State::Code, Line::Stub(_)) => {
+                return Err(error(line, MarkerErrorKind::StubWithoutBlock));
+            }
+            (state @ (State::Code | State::InBlock { .. }), Line::ReferenceFile) => {
+                reference_marker.get_or_insert(line);
+                state
+            }
+            (state @ State::TodoComment { .. }, Line::Comment) => {
+                out.push_str(raw);
+                state
+            }
+            (State::TodoComment { number, .. }, Line::Begin(Block::Solution)) => State::InBlock {
+                block: Block::Solution,
+                line,
+                number,
+                indent: indentation(raw).to_owned(),
+            },
+            (
+                State::TodoComment {
+                    number,
+                    line: todo_line,
+                },
+                _,
+            ) => {
+                return Err(error(
+                    line,
+                    MarkerErrorKind::TodoWithoutBegin { number, todo_line },
+                ));
+            }
+            (state @ State::InBlock { .. }, Line::Code | Line::Comment) => state,
+            (
+                State::InBlock {
+                    block,
+                    line: open_line,
+                    number,
+                    indent,
+                },
+                Line::End(end),
+            ) => {
+                if end != block {
+                    return Err(error(
+                        line,
+                        MarkerErrorKind::MismatchedEnd {
+                            open: block,
+                            open_line,
+                            end,
+                        },
+                    ));
+                }
+                match block {
+                    Block::Solution => {
+                        has_stubs = true;
+                        State::Stubs {
+                            number,
+                            indent,
+                            eol: line_ending(raw),
+                            stubs: Vec::new(),
+                        }
+                    }
+                    Block::Reference => State::Code,
+                }
+            }
+            (
+                State::InBlock {
+                    line: open_line, ..
+                },
+                Line::Begin(inner),
+            ) => {
+                return Err(error(line, MarkerErrorKind::Nested { open_line, inner }));
+            }
+            (
+                State::InBlock {
+                    line: open_line, ..
+                },
+                Line::Todo(number),
+            ) => {
+                return Err(error(
+                    line,
+                    MarkerErrorKind::TodoInsideBlock { number, open_line },
+                ));
+            }
+            (
+                State::InBlock {
+                    line: open_line, ..
+                },
+                Line::Stub(_),
+            ) => {
+                return Err(error(line, MarkerErrorKind::StubInsideBlock { open_line }));
+            }
+            (
+                State::Stubs {
+                    number,
+                    indent,
+                    eol,
+                    mut stubs,
+                },
+                Line::Stub(code),
+            ) => {
+                if code.is_empty() {
+                    stubs.push(line_ending(raw));
+                } else {
+                    stubs.push(format!("{indent}{code}{}", line_ending(raw)));
+                }
+                State::Stubs {
+                    number,
+                    indent,
+                    eol,
+                    stubs,
+                }
+            }
+            (State::Stubs { .. }, _) => unreachable!("stubs are flushed before any other line"),
+        };
+    }
+
+    match state {
+        State::Code => {}
+        State::Stubs { .. } => flush_stubs(&mut out, state),
+        State::TodoComment { number, line } => {
+            return Err(error(
+                line,
+                MarkerErrorKind::TodoWithoutBegin {
+                    number,
+                    todo_line: line,
+                },
+            ));
+        }
+        State::InBlock { block, line, .. } => {
+            return Err(error(line, MarkerErrorKind::Unclosed(block)));
+        }
+    }
+    if let (Some(marker_line), Some(todo)) = (reference_marker, todos.first()) {
+        return Err(error(
+            todo.line,
+            MarkerErrorKind::TodoInReferenceFile {
+                number: todo.number,
+                marker_line,
+            },
+        ));
+    }
+    Ok(Processed {
+        text: out,
+        todos,
+        has_stubs,
+        reference_only: reference_marker.is_some(),
+    })
+}
+
+/// Where [`process`] is in a file.
+enum State {
+    /// Outside any marker.
+    Code,
+    /// In the comment of a TODO, waiting for its `// BEGIN SOLUTION`.
+    TodoComment { number: u32, line: usize },
+    /// Between `BEGIN` and `END`. `number` is the TODO of a solution block.
+    InBlock {
+        block: Block,
+        line: usize,
+        number: u32,
+        indent: String,
+    },
+    /// Right after `// END SOLUTION`: collecting its stub lines.
+    Stubs {
+        number: u32,
+        indent: String,
+        eol: String,
+        stubs: Vec<String>,
+    },
+}
+
+/// Writes what replaces a solution block: its stubs, or `todo!("TODO N");`.
+fn flush_stubs(out: &mut String, state: State) {
+    if let State::Stubs {
+        number,
+        indent,
+        eol,
+        stubs,
+    } = state
+    {
+        if stubs.is_empty() {
+            out.push_str(&format!("{indent}todo!(\"TODO {number}\");{eol}"));
+        } else {
+            out.extend(stubs);
+        }
+    }
+}
+
+/// What a line is, to the markers.
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    /// Anything but a plain `//` comment: code, blank, a doc comment.
+    Code,
+    /// A plain `//` comment that is no marker.
+    Comment,
+    Todo(u32),
+    Begin(Block),
+    End(Block),
+    /// A stub, with the code it becomes.
+    Stub(&'a str),
+    ReferenceFile,
+}
+
+/// The words that make a comment look like a marker.
+const MARKER_WORDS: [&str; 6] = ["BEGIN", "END", "STUB", "TODO", "SOLUTION", "REFERENCE"];
+
+/// Every marker: its words, and how to write it, for suggestions.
+const MARKERS: [(&str, &str, &str); 7] = [
+    ("TODO", "", "// TODO N: what to do"),
+    ("STUB", "", "// STUB: code"),
+    ("BEGIN", "SOLUTION", "// BEGIN SOLUTION"),
+    ("END", "SOLUTION", "// END SOLUTION"),
+    ("BEGIN", "REFERENCE", "// BEGIN REFERENCE"),
+    ("END", "REFERENCE", "// END REFERENCE"),
+    ("REFERENCE", "FILE", "// REFERENCE FILE"),
+];
+
+fn classify(raw: &str) -> Result<Line<'_>, MarkerErrorKind> {
+    let text = raw.trim();
+    let Some(body) = text.strip_prefix("//") else {
+        return Ok(Line::Code);
+    };
+    if body.starts_with('/') || body.starts_with('!') {
+        return Ok(Line::Code);
+    }
+    if !looks_like_marker(first_word(body)) {
+        return Ok(Line::Comment);
+    }
+    match text {
+        "// BEGIN SOLUTION" => return Ok(Line::Begin(Block::Solution)),
+        "// END SOLUTION" => return Ok(Line::End(Block::Solution)),
+        "// BEGIN REFERENCE" => return Ok(Line::Begin(Block::Reference)),
+        "// END REFERENCE" => return Ok(Line::End(Block::Reference)),
+        "// REFERENCE FILE" => return Ok(Line::ReferenceFile),
+        _ => {}
+    }
+    if let Some(code) = text.strip_prefix("// STUB:") {
+        return Ok(Line::Stub(code.strip_prefix(' ').unwrap_or(code)));
+    }
+    if let Some(rest) = text.strip_prefix("// TODO") {
+        // `// TODOS` is another word; `// TODO:` and `// TODO(x)` are TODOs
+        // without a number.
+        if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return todo_number(rest).map(Line::Todo);
+        }
+    }
+    Err(MarkerErrorKind::UnknownMarker {
+        text: text.to_owned(),
+        suggestion: suggestion(body),
+    })
+}
+
+/// The number of a TODO, from what follows `// TODO`.
+fn todo_number(rest: &str) -> Result<u32, MarkerErrorKind> {
+    let rest = rest.trim_start();
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let number: u32 = rest[..digits_end]
+        .parse()
+        .map_err(|_| MarkerErrorKind::TodoWithoutNumber)?;
+    if !rest[digits_end..].starts_with(':') {
+        return Err(MarkerErrorKind::TodoWithoutColon(number));
+    }
+    if number == 0 {
+        return Err(MarkerErrorKind::TodoZero);
+    }
+    Ok(number)
+}
+
+/// Whether a line continues the text of a TODO's comment: a `//` comment
+/// that is empty or indented past `// `, where a marker never is.
+fn continues_text(raw: &str) -> bool {
+    let text = raw.trim();
+    match text.strip_prefix("//") {
+        Some(body) => {
+            !body.starts_with('/')
+                && !body.starts_with('!')
+                && (body.is_empty() || body.starts_with("  ") || body.starts_with('\t'))
+        }
+        None => false,
+    }
+}
+
+/// The leading run of ASCII letters of a comment's text.
+fn first_word(body: &str) -> &str {
+    let body = body.trim_start();
+    let end = body
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(body.len());
+    &body[..end]
+}
+
+/// Whether a comment's first word is, or nearly is, a marker's word in
+/// capitals.
+fn looks_like_marker(word: &str) -> bool {
+    word.len() >= 3
+        && word.bytes().all(|b| b.is_ascii_uppercase())
+        && MARKER_WORDS
+            .iter()
+            .any(|marker| edit_distance(word, marker) <= tolerance(marker))
+}
+
+/// How many letters a word may be off and still look like `marker`.
+fn tolerance(marker: &str) -> usize {
+    if marker.len() > 4 { 2 } else { 1 }
+}
+
+/// The marker that a marker-like comment probably meant.
+fn suggestion(body: &str) -> Option<&'static str> {
+    let first = first_word(body);
+    let second = body
+        .trim_start()
+        .get(first.len()..)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("");
+    MARKERS
+        .iter()
+        .filter(|(word, _, _)| edit_distance(first, word) <= tolerance(word))
+        .min_by_key(|(word, next, _)| (edit_distance(first, word), edit_distance(second, next)))
+        .map(|&(_, _, marker)| marker)
+}
+
+/// The Levenshtein distance between two ASCII words: how many letters to
+/// insert, delete or replace to turn one into the other.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.as_bytes().iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let replace = previous[j] + usize::from(ca != cb);
+            current[j + 1] = replace.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// The whitespace that starts a line.
+fn indentation(raw: &str) -> &str {
+    &raw[..raw.len() - raw.trim_start().len()]
+}
+
+/// How a line ends: `\r\n`, `\n`, or nothing at the end of a file.
+fn line_ending(raw: &str) -> String {
+    if raw.ends_with("\r\n") {
+        String::from("\r\n")
+    } else if raw.ends_with('\n') {
+        String::from("\n")
+    } else {
+        String::new()
+    }
+}
+
+/// Checks the TODO numbers of every file together: each number once, and
+/// all of them running from 1 with no gap. `todos` lists each file (as it is
+/// to be named in errors) with its TODOs.
+pub fn check_numbering<'a>(
+    todos: impl IntoIterator<Item = (&'a Path, &'a [Todo])>,
+) -> Vec<MarkerError> {
+    let mut errors = Vec::new();
+    let mut first_seen: BTreeMap<u32, (&Path, usize)> = BTreeMap::new();
+    for (file, file_todos) in todos {
+        for todo in file_todos {
+            if let Some((first_file, first_line)) = first_seen.get(&todo.number) {
+                errors.push(MarkerError {
+                    file: file.to_path_buf(),
+                    line: todo.line,
+                    kind: MarkerErrorKind::DuplicateTodo {
+                        number: todo.number,
+                        first: format!("{}:{first_line}", first_file.display()),
+                    },
+                });
+            } else {
+                first_seen.insert(todo.number, (file, todo.line));
+            }
+        }
+    }
+    let mut previous = 0;
+    for (&number, &(file, line)) in &first_seen {
+        if number > previous + 1 {
+            errors.push(MarkerError {
+                file: file.to_path_buf(),
+                line,
+                kind: MarkerErrorKind::MissingTodos {
+                    number,
+                    previous: (previous > 0).then_some(previous),
+                },
+            });
+        }
+        previous = number;
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one line the generator prints for `source`'s first error.
+    fn error_of(source: &str) -> String {
+        match process(Path::new("src/demo.rs"), source) {
+            Ok(processed) => panic!("expected an error, got:\n{}", processed.text),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    fn text_of(source: &str) -> String {
+        match process(Path::new("src/demo.rs"), source) {
+            Ok(processed) => processed.text,
+            Err(err) => panic!("unexpected error: {err}"),
+        }
+    }
+
+    #[test]
+    fn a_block_without_stub_becomes_todo_at_its_indentation() {
+        let source = "\
+fn add(a: i32, b: i32) -> i32 {
+    // TODO 1: Add them.
+    //         Both of them.
+    // BEGIN SOLUTION
+    a + b
+    // END SOLUTION
+}
+";
+        let processed = process(Path::new("src/demo.rs"), source).expect("valid markers");
+        assert_eq!(
+            processed.text,
+            "\
+fn add(a: i32, b: i32) -> i32 {
+    // TODO 1: Add them.
+    //         Both of them.
+    todo!(\"TODO 1\");
+}
+"
+        );
+        assert_eq!(processed.todos, [Todo { number: 1, line: 2 }]);
+        assert!(processed.has_stubs);
+        assert!(!processed.reference_only);
+    }
+
+    #[test]
+    fn stub_lines_replace_the_block_at_its_indentation() {
+        let source = "\
+        // TODO 2: Wait.
+        // BEGIN SOLUTION
+        let ready = wait()?;
+        // END SOLUTION
+      // STUB: let ready: usize = todo!(\"TODO 2\");
+        // STUB:
+        // STUB: let _ = ready;
+        use_it(ready);
+";
+        assert_eq!(
+            text_of(source),
+            "\
+        // TODO 2: Wait.
+        let ready: usize = todo!(\"TODO 2\");
+
+        let _ = ready;
+        use_it(ready);
+"
+        );
+    }
+
+    #[test]
+    fn a_block_at_the_end_of_a_file_is_replaced_too() {
+        assert_eq!(
+            text_of("// TODO 1: x\n// BEGIN SOLUTION\nx();\n// END SOLUTION"),
+            "// TODO 1: x\ntodo!(\"TODO 1\");"
+        );
+        assert_eq!(
+            text_of("// TODO 1: x\n// BEGIN SOLUTION\nx();\n// END SOLUTION\n// STUB: y();\n"),
+            "// TODO 1: x\ny();\n"
+        );
+    }
+
+    #[test]
+    fn crlf_line_endings_are_kept() {
+        assert_eq!(
+            text_of(
+                "a();\r\n// TODO 1: x\r\n// BEGIN SOLUTION\r\nx();\r\n// END SOLUTION\r\nb();\r\n"
+            ),
+            "a();\r\n// TODO 1: x\r\ntodo!(\"TODO 1\");\r\nb();\r\n"
+        );
+    }
+
+    #[test]
+    fn a_continuation_line_may_start_with_a_marker_word() {
+        let source = "\
+// TODO 3: Build the event
+//         like the one in
+//         TODO 1, with `events`.
+//
+// BEGIN SOLUTION
+x();
+// END SOLUTION
+";
+        assert_eq!(
+            text_of(source),
+            "// TODO 3: Build the event\n//         like the one in\n//         TODO 1, with `events`.\n//\ntodo!(\"TODO 3\");\n"
+        );
+    }
+
+    #[test]
+    fn comments_and_doc_comments_are_not_markers() {
+        let source = "\
+//! TODO 9 of the lab text: this doc is no marker.
+/// BEGIN SOLUTION in a doc comment is text.
+// SAFETY: a comment in capitals that is no marker.
+// EPERM, EOF, NOTE and DONE are far from every marker word.
+// The end. Todo: lower case is text.
+let x = \"// BEGIN SOLUTION\"; // TODO trailing comments are text
+";
+        let processed = process(Path::new("a.rs"), source).expect("no markers");
+        assert_eq!(processed.text, source);
+        assert!(processed.todos.is_empty());
+        assert!(!processed.has_stubs);
+    }
+
+    #[test]
+    fn reference_blocks_disappear_with_their_markers() {
+        let source = "\
+a();
+    // BEGIN REFERENCE
+    check_more();
+    // a comment
+    // END REFERENCE
+b();
+";
+        let processed = process(Path::new("a.rs"), source).expect("valid markers");
+        assert_eq!(processed.text, "a();\nb();\n");
+        assert!(!processed.has_stubs);
+    }
+
+    #[test]
+    fn reference_file_marks_the_whole_file() {
+        let processed =
+            process(Path::new("a.rs"), "// REFERENCE FILE\nfn main() {}\n").expect("valid markers");
+        assert!(processed.reference_only);
+        assert_eq!(
+            error_of("// REFERENCE FILE\n// TODO 1: x\n// BEGIN SOLUTION\n// END SOLUTION\n"),
+            "src/demo.rs:2: TODO 1 in a reference-only file (`// REFERENCE FILE` at line 1): students would never see it"
+        );
+    }
+
+    #[test]
+    fn end_without_begin() {
+        assert_eq!(
+            error_of("a();\n// END SOLUTION\n"),
+            "src/demo.rs:2: `// END SOLUTION` without a `// BEGIN SOLUTION` before it"
+        );
+        assert_eq!(
+            error_of("// END REFERENCE\n"),
+            "src/demo.rs:1: `// END REFERENCE` without a `// BEGIN REFERENCE` before it"
+        );
+    }
+
+    #[test]
+    fn begin_never_closed() {
+        assert_eq!(
+            error_of("// TODO 1: x\n    // BEGIN SOLUTION\n    x();\n"),
+            "src/demo.rs:2: `// BEGIN SOLUTION` is never closed: `// END SOLUTION` is missing"
+        );
+    }
+
+    #[test]
+    fn end_of_the_other_kind() {
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTION\nx();\n// END REFERENCE\n"),
+            "src/demo.rs:4: `// END REFERENCE` cannot close the `// BEGIN SOLUTION` of line 2"
+        );
+    }
+
+    #[test]
+    fn nested_blocks() {
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTION\n// BEGIN SOLUTION\n"),
+            "src/demo.rs:3: `// BEGIN SOLUTION` inside the block opened at line 2: blocks do not nest"
+        );
+        assert_eq!(
+            error_of("// BEGIN REFERENCE\n// BEGIN REFERENCE\n"),
+            "src/demo.rs:2: `// BEGIN REFERENCE` inside the block opened at line 1: blocks do not nest"
+        );
+    }
+
+    #[test]
+    fn stub_not_after_a_block() {
+        assert_eq!(
+            error_of("a();\n// STUB: todo!();\n"),
+            "src/demo.rs:2: `// STUB:` must come right after `// END SOLUTION` or another `// STUB:` line"
+        );
+        // A blank line ends the block's stubs.
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTION\n// END SOLUTION\n\n// STUB: y();\n"),
+            "src/demo.rs:5: `// STUB:` must come right after `// END SOLUTION` or another `// STUB:` line"
+        );
+        assert_eq!(
+            error_of("// BEGIN REFERENCE\n// END REFERENCE\n// STUB: y();\n"),
+            "src/demo.rs:3: `// STUB:` must come right after `// END SOLUTION` or another `// STUB:` line"
+        );
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTION\n// STUB: y();\n// END SOLUTION\n"),
+            "src/demo.rs:3: `// STUB:` inside the block opened at line 2: stubs go right after `// END SOLUTION`"
+        );
+    }
+
+    #[test]
+    fn unknown_markers() {
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTON\n"),
+            "src/demo.rs:2: unknown marker `// BEGIN SOLUTON`: did you mean `// BEGIN SOLUTION`?"
+        );
+        assert_eq!(
+            error_of("    // END SOLUTIN\n"),
+            "src/demo.rs:1: unknown marker `// END SOLUTIN`: did you mean `// END SOLUTION`?"
+        );
+        assert_eq!(
+            error_of("// STUBB: x();\n"),
+            "src/demo.rs:1: unknown marker `// STUBB: x();`: did you mean `// STUB: code`?"
+        );
+        assert_eq!(
+            error_of("// STUB x();\n"),
+            "src/demo.rs:1: unknown marker `// STUB x();`: did you mean `// STUB: code`?"
+        );
+        assert_eq!(
+            error_of("//TODO 3: x\n"),
+            "src/demo.rs:1: unknown marker `//TODO 3: x`: did you mean `// TODO N: what to do`?"
+        );
+        assert_eq!(
+            error_of("// BEGIN\n"),
+            "src/demo.rs:1: unknown marker `// BEGIN`: did you mean `// BEGIN SOLUTION`?"
+        );
+        assert_eq!(
+            error_of("// REFERENCE ONLY\n"),
+            "src/demo.rs:1: unknown marker `// REFERENCE ONLY`: did you mean `// REFERENCE FILE`?"
+        );
+        assert_eq!(
+            error_of("// SOLUTION BEGINS\n"),
+            "src/demo.rs:1: unknown marker `// SOLUTION BEGINS`: the markers are listed in skeleton/src/markers.rs"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_marker_right_after_a_todo_is_caught_as_such() {
+        assert_eq!(
+            error_of("// TODO 1: x\n//   more text\n// BEGIN SOLUTON\nx();\n// END SOLUTION\n"),
+            "src/demo.rs:3: unknown marker `// BEGIN SOLUTON`: did you mean `// BEGIN SOLUTION`?"
+        );
+    }
+
+    #[test]
+    fn todo_without_a_number() {
+        assert_eq!(
+            error_of("// TODO: x\n"),
+            "src/demo.rs:1: TODO without a number: write `// TODO N: what to do`"
+        );
+        assert_eq!(
+            error_of("a();\n// TODO(ana) x\n"),
+            "src/demo.rs:2: TODO without a number: write `// TODO N: what to do`"
+        );
+        assert_eq!(
+            error_of("// TODO\n"),
+            "src/demo.rs:1: TODO without a number: write `// TODO N: what to do`"
+        );
+    }
+
+    #[test]
+    fn todo_without_a_colon_or_numbered_zero() {
+        assert_eq!(
+            error_of("// TODO 3 add it\n"),
+            "src/demo.rs:1: `// TODO 3` needs a colon: write `// TODO 3: what to do`"
+        );
+        assert_eq!(
+            error_of("// TODO 0: x\n"),
+            "src/demo.rs:1: TODO 0: the numbers start at 1"
+        );
+    }
+
+    #[test]
+    fn begin_without_a_todo() {
+        assert_eq!(
+            error_of("a();\n// BEGIN SOLUTION\nx();\n// END SOLUTION\n"),
+            "src/demo.rs:2: `// BEGIN SOLUTION` must come right after the comment of a `// TODO N:`"
+        );
+        // The TODO's comment ends at the first line that is not a comment.
+        assert_eq!(
+            error_of("// TODO 1: x\n\n// BEGIN SOLUTION\n// END SOLUTION\n"),
+            "src/demo.rs:2: the comment of TODO 1 (line 1) must be followed by `// BEGIN SOLUTION`"
+        );
+    }
+
+    #[test]
+    fn todo_without_its_block() {
+        assert_eq!(
+            error_of("// TODO 1: x\nx();\n"),
+            "src/demo.rs:2: the comment of TODO 1 (line 1) must be followed by `// BEGIN SOLUTION`"
+        );
+        assert_eq!(
+            error_of("a();\n// TODO 1: x\n//     more"),
+            "src/demo.rs:2: the comment of TODO 1 (line 2) must be followed by `// BEGIN SOLUTION`"
+        );
+        assert_eq!(
+            error_of("// TODO 1: x\n// TODO 2: y\n"),
+            "src/demo.rs:2: the comment of TODO 1 (line 1) must be followed by `// BEGIN SOLUTION`"
+        );
+    }
+
+    #[test]
+    fn todo_inside_a_block() {
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTION\n// TODO 2: y\n// END SOLUTION\n"),
+            "src/demo.rs:3: TODO 2 inside the block opened at line 2: a TODO goes before its block"
+        );
+    }
+
+    fn numbering_errors(files: &[(&str, &[u32])]) -> Vec<String> {
+        let todos: Vec<(PathBuf, Vec<Todo>)> = files
+            .iter()
+            .map(|(file, numbers)| {
+                let todos = numbers
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &number)| Todo {
+                        number,
+                        line: 10 * (index + 1),
+                    })
+                    .collect();
+                (PathBuf::from(file), todos)
+            })
+            .collect();
+        check_numbering(
+            todos
+                .iter()
+                .map(|(file, todos)| (file.as_path(), todos.as_slice())),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    }
+
+    #[test]
+    fn numbers_across_files_run_from_one_without_gap_or_repeat() {
+        assert!(numbering_errors(&[("a.rs", &[1, 2]), ("b.rs", &[4, 3])]).is_empty());
+        assert!(numbering_errors(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_number_used_twice() {
+        assert_eq!(
+            numbering_errors(&[("src/a.rs", &[1, 2]), ("src/b.rs", &[3, 2])]),
+            ["src/b.rs:20: TODO 2 again: it is already at src/a.rs:20"]
+        );
+    }
+
+    #[test]
+    fn numbers_that_skip() {
+        assert_eq!(
+            numbering_errors(&[("src/a.rs", &[1, 2]), ("src/b.rs", &[4, 7])]),
+            [
+                "src/b.rs:10: TODO 3 is missing: TODO 2 is followed by TODO 4 (the numbers run from 1 with no gap)",
+                "src/b.rs:20: TODOs 5-6 are missing: TODO 4 is followed by TODO 7 (the numbers run from 1 with no gap)",
+            ]
+        );
+        assert_eq!(
+            numbering_errors(&[("src/a.rs", &[3])]),
+            [
+                "src/a.rs:10: TODOs 1-2 are missing: the first TODO is TODO 3 (the numbers run from 1 with no gap)"
+            ]
+        );
+    }
+
+    #[test]
+    fn marker_likeness() {
+        for word in [
+            "BEGIN", "BEGN", "BEGINS", "END", "ENDS", "STUBB", "TODOS", "SOLUTON",
+        ] {
+            assert!(looks_like_marker(word), "{word}");
+        }
+        for word in [
+            "SAFETY", "EPERM", "EOF", "NOTE", "DONE", "Begin", "ED", "FIXME",
+        ] {
+            assert!(!looks_like_marker(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("SOLUTON", "SOLUTION"), 1);
+        assert_eq!(edit_distance("STUBB", "STUB"), 1);
+        assert_eq!(edit_distance("NOTE", "TODO"), 3);
+        assert_eq!(edit_distance("", "END"), 3);
+    }
+}

@@ -1,0 +1,313 @@
+//! The generator against the real `solution/`: the skeleton it makes builds
+//! without warnings, holds no solution code, stops at its TODOs, and never
+//! loses a student's edit.
+//!
+//! Each test generates into its own folder under the system's temporary
+//! folder, removed at the end. The skeleton is built with the target folder
+//! `target/skeleton-check` of the kit, shared across runs, so that its
+//! dependencies are compiled once.
+
+use std::ffi::OsString;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Long enough for a binary to reach its first TODO on a loaded machine;
+/// it gets there in milliseconds.
+const TODO_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The lab kit's folder.
+fn kit() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("skeleton/ is inside the kit")
+        .to_path_buf()
+}
+
+/// A folder under the system's temporary folder, removed when dropped.
+struct TempFolder(PathBuf);
+
+impl TempFolder {
+    fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("skeleton-test-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create a temporary folder");
+        Self(path)
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `command` and returns its output; if it fails, panics with the
+/// command, its status, and everything it printed.
+fn run_ok(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    output
+}
+
+/// The generator, from the real solution into `out`.
+fn generator(out: &Path) -> Command {
+    let kit = kit();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_skeleton"));
+    command
+        .arg("--solution")
+        .arg(kit.join("solution"))
+        .arg("--workspace-manifest")
+        .arg(kit.join("Cargo.toml"))
+        .arg("--out")
+        .arg(out);
+    command
+}
+
+/// Cargo, building the crate in `crate_dir` into the shared target folder.
+fn cargo(crate_dir: &Path, args: &[&str]) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(cargo);
+    command
+        .args(args)
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", shared_target())
+        .env_remove("RUSTFLAGS");
+    command
+}
+
+fn shared_target() -> PathBuf {
+    kit().join("target").join("skeleton-check")
+}
+
+/// Every file under `folder`, with its text (lossy for binary files).
+fn files_under(folder: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).expect("list a generated folder") {
+            let path = entry.expect("list a generated folder").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = fs::read(&path).expect("read a generated file");
+                files.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    files
+}
+
+/// The lines of Rust source that are code, not `//` comments.
+fn code_lines(source: &str) -> Vec<&str> {
+    source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+}
+
+/// Lines that cargo printed as warnings.
+fn warnings(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|line| line.starts_with("warning"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos() {
+    let folder = TempFolder::new("build");
+    let support = folder.0.join("support");
+    let output = run_ok(&mut generator(&support));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        summary.contains("src/w_epoll.rs: TODO 1-"),
+        "the summary lists the TODOs per file:\n{summary}"
+    );
+
+    // No marker and no solution code is left.
+    for (path, text) in files_under(&support) {
+        for marker in ["BEGIN SOLUTION", "END SOLUTION", "STUB:", "BEGIN REFERENCE"] {
+            assert!(
+                !text.contains(marker),
+                "{} still contains `{marker}`",
+                path.display()
+            );
+        }
+    }
+    // The TODOs' comments name the calls to make, so only code counts.
+    let w_epoll = read(&support.join("src/w_epoll.rs"));
+    let calls: Vec<&str> = code_lines(&w_epoll)
+        .into_iter()
+        .filter(|line| line.contains("libc::epoll_ctl("))
+        .collect();
+    assert!(
+        calls.is_empty(),
+        "src/w_epoll.rs still calls epoll_ctl: {calls:?}"
+    );
+    assert!(w_epoll.contains("todo!(\"TODO 1\");"));
+    for file in ["src/client.rs", "src/server.rs"] {
+        let source = read(&support.join(file));
+        let calls: Vec<&str> = code_lines(&source)
+            .into_iter()
+            .filter(|line| line.contains("epoll_wait("))
+            .collect();
+        assert!(calls.is_empty(), "{file} still calls epoll_wait: {calls:?}");
+        assert!(
+            source.contains("#![allow("),
+            "{file} has stubs, so it has the lint allowance"
+        );
+    }
+    // Files without markers are copied as they are: the tests ship unchanged.
+    assert_eq!(
+        fs::read(support.join("tests/w_epoll.rs")).expect("the wrapper tests ship"),
+        fs::read(kit().join("solution/tests/w_epoll.rs")).expect("the solution has them"),
+    );
+    let manifest = read(&support.join("Cargo.toml"));
+    assert!(
+        !manifest.contains("workspace = true") && !manifest.contains(".workspace"),
+        "support/Cargo.toml still inherits from the kit's workspace:\n{manifest}"
+    );
+
+    // It builds alone, tests included, with no warnings.
+    for args in [&["build"][..], &["test", "--no-run"][..]] {
+        let output = run_ok(&mut cargo(&support, args));
+        assert_eq!(
+            warnings(&output),
+            Vec::<String>::new(),
+            "cargo {args:?} in the skeleton warns:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // The server stops at its first TODO, at once.
+    let server = shared_target().join("debug/server");
+    let assert = assert_cmd::Command::new(&server)
+        .arg("0")
+        .write_stdin("")
+        .timeout(TODO_DEADLINE)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not yet implemented: TODO "));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("TODO 9"),
+        "the server's first TODO:\n{stderr}"
+    );
+
+    // The client too, once connected to something.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener.local_addr().expect("the listener's port").port();
+    assert_cmd::Command::new(shared_target().join("debug/client"))
+        .args(["127.0.0.1", &port.to_string()])
+        .write_stdin("")
+        .timeout(TODO_DEADLINE)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not yet implemented: TODO 4"));
+}
+
+#[test]
+fn a_students_edit_survives_make_and_reset_backs_it_up() {
+    let folder = TempFolder::new("edit");
+    let support = folder.0.join("support");
+    run_ok(&mut generator(&support));
+    let w_epoll = support.join("src/w_epoll.rs");
+    let generated = read(&w_epoll);
+    let edited = generated.replace("todo!(\"TODO 1\");", "0 // my answer");
+    assert_ne!(edited, generated);
+    fs::write(&w_epoll, &edited).expect("edit src/w_epoll.rs");
+    let notes = support.join("notes.txt");
+    fs::write(&notes, "mine").expect("add a file");
+
+    let output = run_ok(&mut generator(&support));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("kept src/w_epoll.rs: you changed it; `make reset` overwrites it"),
+        "the second generation says it kept the edit:\n{stdout}"
+    );
+    assert_eq!(read(&w_epoll), edited);
+    assert_eq!(read(&notes), "mine");
+
+    let output = run_ok(generator(&support).arg("--reset"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("reset: overwriting 1 file(s) you changed")
+            && stdout.contains("  src/w_epoll.rs\n"),
+        "reset says what it overwrites:\n{stdout}"
+    );
+    assert_eq!(read(&w_epoll), generated);
+    assert_eq!(read(&notes), "mine", "reset never touches an added file");
+    let backups: Vec<PathBuf> = fs::read_dir(support.join(".backup"))
+        .expect("reset made a backup folder")
+        .map(|entry| entry.expect("list .backup").path().join("src/w_epoll.rs"))
+        .collect();
+    assert_eq!(backups.len(), 1, "one backup: {backups:?}");
+    assert_eq!(read(&backups[0]), edited);
+
+    let output = run_ok(&mut generator(&support));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("kept") && !stdout.contains("wrote"),
+        "after the reset, nothing differs:\n{stdout}"
+    );
+}
+
+#[test]
+fn a_marker_error_names_file_and_line_and_writes_nothing() {
+    let folder = TempFolder::new("error");
+    let solution = folder.0.join("solution");
+    for file in ["Cargo.toml", "src/w_epoll.rs"] {
+        let target = solution.join(file);
+        fs::create_dir_all(target.parent().expect("a folder")).expect("create a folder");
+        fs::copy(kit().join("solution").join(file), &target).expect("copy the solution");
+    }
+    let w_epoll = solution.join("src/w_epoll.rs");
+    let text = read(&w_epoll);
+    let line = text
+        .lines()
+        .position(|line| line.trim() == "// END SOLUTION")
+        .expect("the solution has a block")
+        + 1;
+    fs::write(
+        &w_epoll,
+        text.replacen("// END SOLUTION", "// END SOLUTIN", 1),
+    )
+    .expect("break a marker");
+
+    let support = folder.0.join("support");
+    let output = Command::new(env!("CARGO_BIN_EXE_skeleton"))
+        .arg("--solution")
+        .arg(&solution)
+        .arg("--workspace-manifest")
+        .arg(kit().join("Cargo.toml"))
+        .arg("--out")
+        .arg(&support)
+        .output()
+        .expect("run the generator");
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "{}:{line}: unknown marker `// END SOLUTIN`: did you mean `// END SOLUTION`?\n",
+            w_epoll.display()
+        )
+    );
+    assert!(!support.exists(), "nothing is written");
+}
