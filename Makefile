@@ -1,19 +1,35 @@
-# The epoll chat lab kit. `make` builds everything; `make test` runs every
-# check CI runs. `make help` lists the targets.
+# The epoll chat lab kit. `make` builds everything and generates the
+# students' crate, support/; `make test` runs every check CI runs. `make help`
+# lists the targets.
 
 CARGO ?= cargo
+# The skeleton generator: solution/ in, support/ out.
+SKELETON = $(CARGO) run --quiet --package skeleton --
 
-.PHONY: all build test lint fmt help clean
+.PHONY: all build support reset skeleton-check test lint fmt help clean
 
-## all: build the solution (the default target)
-all: build
+## all: build the workspace, then generate support/ and build it (the default target)
+all: build support
 
 ## build: build every crate of the workspace
 build:
 	$(CARGO) build --workspace --all-targets
 
-## test: the quality gate, then every test (what CI runs)
-test: lint
+## support: generate support/ from solution/, keeping the files you changed, and build it
+support:
+	$(SKELETON)
+	$(CARGO) build --manifest-path support/Cargo.toml
+
+## reset: generate support/ again, overwriting the files you changed (each is backed up first)
+reset:
+	$(SKELETON) --reset
+
+## skeleton-check: generate support/ and build it, tests included: it compiles against this solution
+skeleton-check: support
+	$(CARGO) test --no-run --manifest-path support/Cargo.toml
+
+## test: the quality gate, the skeleton, then every test (what CI runs)
+test: lint skeleton-check
 	$(CARGO) test --workspace
 
 ## lint: formatting and clippy, warnings as errors
