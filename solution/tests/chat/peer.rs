@@ -141,7 +141,11 @@ impl Drop for Peer {
         // side wakes that thread, which then drops its clone; shutting down
         // the writing side too sends FIN at once. A reset must not send FIN
         // first: then the last close sends RST.
-        let how = if self.abort { Shutdown::Read } else { Shutdown::Both };
+        let how = if self.abort {
+            Shutdown::Read
+        } else {
+            Shutdown::Both
+        };
         let _ = self.stream.shutdown(how);
     }
 }
