@@ -37,15 +37,14 @@ const READ_BUF_SIZE: usize = 64 * 1024;
 /// closing the connection. Returns an error if it cannot connect, or if
 /// reading or writing fails.
 pub fn run(args: &ClientArgs) -> io::Result<()> {
-    let socket = TcpStream::connect((args.host.as_str(), args.port))
-        .map_err(|err| with_context(err, &format!("connect to {}:{}", args.host, args.port)))?;
+    let session = Session::connect(args)?;
     if io::stdin().is_terminal() {
         eprintln!(
             "connected to {}:{}: type a line to send it, `exit` or Ctrl-D to leave",
             args.host, args.port
         );
     }
-    Session::new(socket)?.run()
+    session.run()
 }
 
 /// What to do after handling an event.
@@ -75,19 +74,26 @@ struct Session {
 }
 
 impl Session {
-    fn new(socket: TcpStream) -> io::Result<Self> {
-        let sockfd = socket.as_raw_fd();
-        // TODO 4: Create the epoll instance (`sys::epoll_create`) and add the
-        //         socket to it with `w_epoll_add_fd_in`, wrapped in `check`
-        //         so a failure becomes an error.
+    /// Connects to the server and sets up the epoll instance.
+    fn connect(args: &ClientArgs) -> io::Result<Self> {
+        // TODO 4: Connect to the server with
+        //         `TcpStream::connect((args.host.as_str(), args.port))`; if
+        //         that fails, return the error wrapped by `with_context`, so
+        //         that it says where the client tried to connect (main prints
+        //         it and exits with status 1). Then create the epoll instance
+        //         (`sys::epoll_create`) and add the socket to it with
+        //         `w_epoll_add_fd_in`, wrapped in `check` so a failure
+        //         becomes an error.
         // BEGIN SOLUTION
+        let socket = TcpStream::connect((args.host.as_str(), args.port))
+            .map_err(|err| with_context(err, &format!("connect to {}:{}", args.host, args.port)))?;
         let epoll = sys::epoll_create()?;
         check(
-            w_epoll_add_fd_in(epoll.as_raw_fd(), sockfd),
+            w_epoll_add_fd_in(epoll.as_raw_fd(), socket.as_raw_fd()),
             "watch the socket",
         )?;
         // END SOLUTION
-        // STUB: let epoll: OwnedFd = todo!("TODO 4");
+        // STUB: let (socket, epoll): (TcpStream, OwnedFd) = todo!("TODO 4");
 
         // TODO 5: Add standard input (`STDIN`) too. If epoll refuses it with
         //         EPERM (ErrorKind::PermissionDenied), standard input is a

@@ -191,6 +191,7 @@ impl Server {
                 }
             }
             // END SOLUTION
+            // STUB: let ready: usize = todo!("TODO 10");
             if ready == 0 && !self.accepting {
                 self.resume_accepting()?;
             }
