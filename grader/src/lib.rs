@@ -4,8 +4,26 @@
 //! protocol, in any language) against the reference peers built into it and
 //! against raw TCP peers, and scores named checks with points.
 //!
-//! - [`model`]: what a check's result is; every report is written from it.
-//! - [`report`]: the human, Gradescope JSON, JUnit and TAP reports.
+//! - [`catalog`]: the table of checks (name, part, points, description,
+//!   hint, function); [`checks`]: their functions.
+//! - [`session`]: what a check runs in: peers, servers, clients, deadlines,
+//!   the steps and transcripts a failure shows; [`pty`]: clients on
+//!   terminals; [`stream`]: waiting for expected bytes.
+//! - [`sandbox`]: containment of every process a submission runs as;
+//!   [`procfs`]: what `/proc` shows of them.
+//! - [`submission`] and [`tool`]: building a student's crate;
+//!   [`runner`]: running the checks; [`model`] and [`report`]: results and
+//!   the human, Gradescope JSON, JUnit and TAP reports.
 
+pub mod catalog;
+pub mod checks;
 pub mod model;
+pub mod procfs;
+pub mod pty;
 pub mod report;
+pub mod runner;
+pub mod sandbox;
+pub mod session;
+pub mod stream;
+pub mod submission;
+pub mod tool;

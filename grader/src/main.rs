@@ -1,1 +1,294 @@
-fn main() {}
+//! `grader`: grades the epoll chat lab. See `grader --help`.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use grader::catalog::{self, CHECKS};
+use grader::model::{Part, Report};
+use grader::report::{self, Format, Style};
+use grader::runner::{self, Plan};
+use grader::sandbox::{self, Limits};
+use grader::session::Config;
+use grader::submission::{self, BuildError};
+
+/// Grades the epoll chat lab: builds a student's crate (or takes any
+/// executables that follow the protocol), runs its server and client
+/// against the reference peers and raw TCP peers, and scores each check.
+///
+/// Exit status: 0 when every check passed, 1 when some failed, 2 when it
+/// could not grade at all.
+#[derive(Parser, Debug)]
+#[command(name = "grader", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    grade: GradeArgs,
+}
+
+#[derive(Args, Debug)]
+struct GradeArgs {
+    /// The student's crate to build and grade (default: support).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["server", "client"])]
+    dir: Option<PathBuf>,
+    /// A server executable to grade, in any language (skips the build).
+    #[arg(long, value_name = "EXE")]
+    server: Option<PathBuf>,
+    /// A client executable to grade, in any language (skips the build).
+    #[arg(long, value_name = "EXE")]
+    client: Option<PathBuf>,
+    /// Grade only this part (repeatable).
+    #[arg(long = "part", value_enum, value_name = "PART")]
+    parts: Vec<PartArg>,
+    /// The report's format: human, json (Gradescope's results.json), junit or tap.
+    #[arg(long, default_value = "human")]
+    format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// List the checks, their points and what they test, and exit.
+    #[arg(long)]
+    list: bool,
+    /// How many checks run at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    jobs: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PartArg {
+    Wrapper,
+    Server,
+    Client,
+}
+
+impl From<PartArg> for Part {
+    fn from(part: PartArg) -> Part {
+        match part {
+            PartArg::Wrapper => Part::Wrapper,
+            PartArg::Server => Part::Server,
+            PartArg::Client => Part::Client,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The reference server: `grader reference-server [PORT]`.
+    ReferenceServer {
+        #[arg(allow_hyphen_values = true, value_name = "PORT")]
+        args: Vec<String>,
+    },
+    /// The reference client: `grader reference-client [HOST [PORT]]`.
+    ReferenceClient {
+        #[arg(allow_hyphen_values = true, value_name = "HOST PORT")]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::ReferenceServer { args }) => reference_server(&args),
+        Some(Command::ReferenceClient { args }) => reference_client(&args),
+        None => {
+            let code = match grade(cli.grade) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("grader: {err:#}");
+                    ExitCode::from(2)
+                }
+            };
+            sandbox::cleanup();
+            code
+        }
+    }
+}
+
+/// The reference server, exactly as the solution's `server` binary.
+fn reference_server(args: &[String]) -> ExitCode {
+    match chat::cli::ServerArgs::parse(args) {
+        Ok(args) => exit_with(chat::server::run(&args), "server"),
+        Err(usage) => {
+            eprintln!("server: {usage}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The reference client, exactly as the solution's `client` binary.
+fn reference_client(args: &[String]) -> ExitCode {
+    match chat::cli::ClientArgs::parse(args) {
+        Ok(args) => exit_with(chat::client::run(&args), "client"),
+        Err(usage) => {
+            eprintln!("client: {usage}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn exit_with(result: io::Result<()>, what: &str) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{what}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        list_checks();
+        return Ok(ExitCode::SUCCESS);
+    }
+    sandbox::install().context("prepare to contain the submission's processes")?;
+    let started = Instant::now();
+    let reference = std::env::current_exe().context("find the grader's own executable")?;
+    let mut parts: Vec<Part> = if args.parts.is_empty() {
+        Part::ALL.to_vec()
+    } else {
+        args.parts.iter().map(|&p| p.into()).collect()
+    };
+
+    let mut config = Config {
+        server: None,
+        client: None,
+        reference,
+        step: Duration::from_secs(5),
+        check_limit: Duration::from_secs(40),
+        limits: Limits::SUBMISSION,
+    };
+    let mut build_failure = None;
+    let mut wrapper_crate = None;
+    let label;
+    if args.server.is_some() || args.client.is_some() {
+        config.server = args.server.map(absolute).transpose()?;
+        config.client = args.client.map(absolute).transpose()?;
+        parts.retain(|part| match part {
+            Part::Wrapper => false,
+            Part::Server => config.server.is_some(),
+            Part::Client => config.client.is_some(),
+        });
+        label = [("server", &config.server), ("client", &config.client)]
+            .iter()
+            .filter_map(|(what, exe)| exe.as_ref().map(|e| format!("{what} {}", e.display())))
+            .collect::<Vec<_>>()
+            .join(", ");
+    } else {
+        let dir = args.dir.unwrap_or_else(|| PathBuf::from("support"));
+        label = dir.display().to_string();
+        if io::stderr().is_terminal() {
+            eprintln!("building {label} ...");
+        }
+        match submission::build(&dir) {
+            Ok(built) => {
+                config.server = built.server;
+                config.client = built.client;
+                wrapper_crate = Some((dir.clone(), built.target_dir));
+            }
+            Err(BuildError::NotACrate(why)) => bail!(why),
+            Err(BuildError::Failed(failure)) => build_failure = Some(failure),
+        }
+    }
+    if parts.is_empty() {
+        bail!("nothing to grade: the parts asked for need executables that were not given");
+    }
+
+    let plan = Plan {
+        checks: CHECKS
+            .iter()
+            .filter(|check| parts.contains(&check.part))
+            .collect(),
+        build_failure: build_failure.or_else(|| missing_executable(&config, &parts)),
+        config: Arc::new(config),
+        wrapper_crate,
+        jobs: args.jobs,
+    };
+    let live = io::stderr().is_terminal();
+    let progress_style = Style { color: live };
+    let progress = move |result: &grader::model::CheckResult| {
+        if live {
+            eprintln!("{}", report::progress_line(result, progress_style));
+        }
+    };
+    let results = runner::run(&plan, &progress);
+    let report = Report {
+        submission: label,
+        results,
+        duration: started.elapsed(),
+    };
+    write_report(&report, args.format, args.out.as_ref())?;
+    Ok(if report.all_passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A crate that built but lacks the `server` or `client` binary cannot be
+/// graded for that part: say so in every check rather than crash.
+fn missing_executable(config: &Config, parts: &[Part]) -> Option<grader::model::Failure> {
+    let missing: Vec<&str> = [
+        (Part::Server, &config.server, "server"),
+        (Part::Client, &config.client, "client"),
+    ]
+    .into_iter()
+    .filter(|(part, exe, _)| parts.contains(part) && exe.is_none())
+    .map(|(_, _, name)| name)
+    .collect();
+    (!missing.is_empty()).then(|| {
+        grader::model::Failure::new(format!(
+            "the crate has no `{}` binary (src/bin/{}.rs)",
+            missing.join("` or `"),
+            missing[0]
+        ))
+    })
+}
+
+fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+    std::path::absolute(&path).with_context(|| format!("resolve {}", path.display()))
+}
+
+fn write_report(report: &Report, format: Format, out: Option<&PathBuf>) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            let mut file =
+                File::create(path).with_context(|| format!("create {}", path.display()))?;
+            report::write(report, format, &mut file, Style { color: false })
+                .with_context(|| format!("write {}", path.display()))?;
+            file.flush()?;
+        }
+        None => {
+            let stdout = io::stdout();
+            let color = format == Format::Human && stdout.is_terminal();
+            let mut lock = stdout.lock();
+            report::write(report, format, &mut lock, Style { color })?;
+            lock.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn list_checks() {
+    let width = CHECKS.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for part in Part::ALL {
+        let checks: Vec<&catalog::Check> = CHECKS.iter().filter(|c| c.part == part).collect();
+        let points: u32 = checks.iter().map(|c| c.points).sum();
+        println!("{part} ({points} points)");
+        for check in checks {
+            println!(
+                "  {:width$}  {:>2}  {}",
+                check.name, check.points, check.description
+            );
+        }
+    }
+    let total: u32 = CHECKS.iter().map(|c| c.points).sum();
+    println!("total: {total} points");
+}

@@ -1,0 +1,399 @@
+//! The check table: every check the grader runs, as data. `grader --list`,
+//! every report and the lab text read this table; adding a check is adding
+//! an entry here and writing its function.
+
+use crate::checks::{client, server};
+use crate::model::Part;
+use crate::session::{Outcome, Session};
+
+/// One check.
+#[derive(Debug)]
+pub struct Check {
+    /// `part/name`, stable: reports, CI templates and the lab text use it.
+    pub name: &'static str,
+    pub part: Part,
+    pub points: u32,
+    /// What is tested, in one line.
+    pub description: &'static str,
+    /// Where to look when it fails (student-facing).
+    pub hint: &'static str,
+    pub run: Run,
+}
+
+/// How a check runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Run {
+    /// The grader's copy of these tests of `tests/w_epoll.rs`, built against
+    /// the submission's crate; the check passes when all of them pass.
+    WrapperTests(&'static [&'static str]),
+    /// A function that drives the submission's server or client.
+    Live(fn(&Session) -> Outcome),
+}
+
+/// All checks, in the order they are reported.
+pub static CHECKS: &[Check] = &[
+    // The wrapper: TODOs 1 to 3.
+    Check {
+        name: "wrapper/add",
+        part: Part::Wrapper,
+        points: 2,
+        description: "w_epoll_add_fd_in returns 0 and the descriptor is then reported readable, for input only",
+        hint: "TODO 1: fill an epoll_event with EPOLLIN and the fd as its data (u64), and return what epoll_ctl(EPOLL_CTL_ADD) returns.",
+        run: Run::WrapperTests(&[
+            "add_returns_0_and_the_fd_is_reported_when_readable",
+            "add_watches_for_input_only",
+        ]),
+    },
+    Check {
+        name: "wrapper/add-twice",
+        part: Part::Wrapper,
+        points: 1,
+        description: "adding the same descriptor twice returns -1 with errno EEXIST",
+        hint: "TODO 1: return epoll_ctl's result unchanged; do not hide its -1.",
+        run: Run::WrapperTests(&["adding_the_same_fd_twice_fails_with_eexist"]),
+    },
+    Check {
+        name: "wrapper/del",
+        part: Part::Wrapper,
+        points: 2,
+        description: "after w_epoll_del_fd the descriptor is no longer reported",
+        hint: "TODO 2: call epoll_ctl with EPOLL_CTL_DEL (a null event pointer is fine).",
+        run: Run::WrapperTests(&["after_delete_the_fd_is_no_longer_reported"]),
+    },
+    Check {
+        name: "wrapper/del-missing",
+        part: Part::Wrapper,
+        points: 1,
+        description: "deleting a descriptor that is not registered returns -1 with errno ENOENT",
+        hint: "TODO 2: return epoll_ctl's result unchanged.",
+        run: Run::WrapperTests(&["deleting_an_fd_that_is_not_registered_fails_with_enoent"]),
+    },
+    Check {
+        name: "wrapper/errors",
+        part: Part::Wrapper,
+        points: 1,
+        description: "a bad epoll descriptor gives -1 with EBADF, one that is not an epoll instance EINVAL",
+        hint: "TODOs 1 to 3: pass epfd through to epoll_ctl as given, and return its result.",
+        run: Run::WrapperTests(&[
+            "a_bad_epoll_fd_fails_with_ebadf",
+            "a_descriptor_that_is_not_an_epoll_instance_fails_with_einval",
+        ]),
+    },
+    Check {
+        name: "wrapper/update",
+        part: Part::Wrapper,
+        points: 2,
+        description: "update_fd_inout makes EPOLLOUT reported; update_fd_in stops it and keeps EPOLLIN",
+        hint: "TODO 3: EPOLL_CTL_MOD with the events given, and the fd as the event's data.",
+        run: Run::WrapperTests(&[
+            "update_inout_reports_room_to_write_and_update_in_stops_it",
+            "update_in_still_reports_input",
+        ]),
+    },
+    Check {
+        name: "wrapper/update-missing",
+        part: Part::Wrapper,
+        points: 1,
+        description: "updating a descriptor that is not registered returns -1 with errno ENOENT",
+        hint: "TODO 3: return epoll_ctl's result unchanged.",
+        run: Run::WrapperTests(&["updating_an_fd_that_is_not_registered_fails_with_enoent"]),
+    },
+    // The server: TODOs 9 to 16.
+    Check {
+        name: "server/ready",
+        part: Part::Server,
+        points: 3,
+        description: "`server 0` prints `listening on 0.0.0.0:PORT` with the port it got, and accepts at once",
+        hint: "Print the readiness line only after listen(), with the real port (local_addr), and flush stdout.",
+        run: Run::Live(server::ready),
+    },
+    Check {
+        name: "server/join",
+        part: Part::Server,
+        points: 3,
+        description: "a newcomer is announced as `[TAG] (connected)` to the others, not to itself",
+        hint: "TODO 12: broadcast `[TAG] (connected)` before inserting the new client into the table.",
+        run: Run::Live(server::join),
+    },
+    Check {
+        name: "server/broadcast",
+        part: Part::Server,
+        points: 5,
+        description: "a line reaches every other client as `[IP:PORT] TEXT`, and not its sender",
+        hint: "TODOs 13 and 14: format each complete line with the sender's tag, and queue it for every client except the sender.",
+        run: Run::Live(server::broadcast),
+    },
+    Check {
+        name: "server/tag",
+        part: Part::Server,
+        points: 2,
+        description: "the tag is the peer's real address, also for a peer connecting from 127.0.0.2",
+        hint: "TODO 12: name a client by its peer address (getpeername, `peer_addr()`), not by the server's own address.",
+        run: Run::Live(server::tag),
+    },
+    Check {
+        name: "server/empty-and-cr",
+        part: Part::Server,
+        points: 2,
+        description: "empty lines are forwarded, and a `\\r` before the `\\n` is dropped",
+        hint: "A line is whatever comes before `\\n`, even nothing; strip one trailing `\\r` (the framing helper does both).",
+        run: Run::Live(server::empty_and_cr),
+    },
+    Check {
+        name: "server/leave",
+        part: Part::Server,
+        points: 3,
+        description: "a client that closes is announced as `[TAG] (disconnected)` to the others",
+        hint: "TODOs 13 and 16: a read of 0 bytes means the client left; remove it, then broadcast `(disconnected)`.",
+        run: Run::Live(server::leave),
+    },
+    Check {
+        name: "server/split",
+        part: Part::Server,
+        points: 4,
+        description: "a line sent in several pieces is forwarded once, whole",
+        hint: "TODO 13: TCP is a byte stream. Keep each client's unfinished line in its input buffer and forward only complete lines.",
+        run: Run::Live(server::split),
+    },
+    Check {
+        name: "server/merged",
+        part: Part::Server,
+        points: 3,
+        description: "several lines arriving in one read are forwarded as separate lines, in order",
+        hint: "TODO 13: one read may hold many lines; forward each of them.",
+        run: Run::Live(server::merged),
+    },
+    Check {
+        name: "server/long-line",
+        part: Part::Server,
+        points: 4,
+        description: "a 10000-byte line arrives in pieces of 4096, 4096 and 1808 bytes; 4096 bytes arrive whole",
+        hint: "Hold at most 4096 bytes of an unfinished line; when more of it arrives, forward the 4096 as a line of their own.",
+        run: Run::Live(server::long_line),
+    },
+    Check {
+        name: "server/partial-leave",
+        part: Part::Server,
+        points: 2,
+        description: "an unfinished line is forwarded before the `(disconnected)` notice",
+        hint: "TODO 16: before announcing the leave, forward what is left in the client's input buffer (`inbox.finish`).",
+        run: Run::Live(server::partial_leave),
+    },
+    Check {
+        name: "server/reset",
+        part: Part::Server,
+        points: 3,
+        description: "a peer that resets its connection is dropped, and the server keeps serving the others",
+        hint: "A read or write error (ECONNRESET, EPIPE) on one client means that client is gone: remove it, never exit or panic.",
+        run: Run::Live(server::reset),
+    },
+    Check {
+        name: "server/fifty",
+        part: Part::Server,
+        points: 4,
+        description: "50 clients at once: each one's line reaches the 49 others",
+        hint: "Every client socket must be in the one epoll set; make sure the event array and the client table grow with the clients.",
+        run: Run::Live(server::fifty),
+    },
+    Check {
+        name: "server/slow-consumer",
+        part: Part::Server,
+        points: 5,
+        description: "a client that stops reading does not stall the others, and is dropped past 1 MiB queued",
+        hint: "TODOs 14 and 15: never block on a write. Queue bytes per client, write what the socket takes, watch EPOLLOUT only while bytes wait, and drop a client whose queue passes 1 MiB.",
+        run: Run::Live(server::slow_consumer),
+    },
+    Check {
+        name: "server/one-thread",
+        part: Part::Server,
+        points: 3,
+        description: "one thread, with an epoll instance that watches the listener and every client",
+        hint: "No threads and no fork: one epoll instance (TODO 9) holds the listener and every client socket (TODO 12).",
+        run: Run::Live(server::one_thread),
+    },
+    Check {
+        name: "server/idle-cpu",
+        part: Part::Server,
+        points: 3,
+        description: "an idle server with clients connected uses no CPU",
+        hint: "Wait in epoll_wait with timeout -1; do not poll in a loop, and do not watch EPOLLOUT while nothing is queued.",
+        run: Run::Live(server::idle_cpu),
+    },
+    Check {
+        name: "server/fd-leak",
+        part: Part::Server,
+        points: 3,
+        description: "after 20 clients join and leave, the server holds no more descriptors than before",
+        hint: "TODO 16: remove the socket from epoll, then close it (drop the stream).",
+        run: Run::Live(server::fd_leak),
+    },
+    Check {
+        name: "server/sigterm",
+        part: Part::Server,
+        points: 3,
+        description: "SIGTERM makes the server close every connection and exit with status 0",
+        hint: "Handle SIGINT and SIGTERM (the reference turns them into a signalfd in the epoll set) and return from the event loop.",
+        run: Run::Live(server::sigterm),
+    },
+    Check {
+        name: "server/e2e",
+        part: Part::Server,
+        points: 5,
+        description: "three reference clients on terminals chat through the server",
+        hint: "The whole server together: join, broadcast, leave. Try it by hand with `grader reference-client`.",
+        run: Run::Live(server::end_to_end),
+    },
+    // The client: TODOs 4 to 8.
+    Check {
+        name: "client/receive",
+        part: Part::Client,
+        points: 3,
+        description: "lines from the server are printed while nothing is typed",
+        hint: "TODOs 4 to 7: watch the socket and standard input in one epoll set, and wait in epoll_wait, not in a read of stdin.",
+        run: Run::Live(client::receive),
+    },
+    Check {
+        name: "client/send",
+        part: Part::Client,
+        points: 3,
+        description: "a typed line reaches the other clients with this client's tag",
+        hint: "TODO 8: when standard input is ready, read it and send each complete line with its `\\n`.",
+        run: Run::Live(client::send),
+    },
+    Check {
+        name: "client/paste",
+        part: Part::Client,
+        points: 3,
+        description: "200 lines pasted into the terminal at once all arrive, in order",
+        hint: "TODO 8: handle every line a read returns, and keep an unfinished one for later.",
+        run: Run::Live(client::paste),
+    },
+    Check {
+        name: "client/exit",
+        part: Part::Client,
+        points: 3,
+        description: "`exit` is not sent; the client closes the connection and exits with status 0",
+        hint: "TODO 8: compare each line (without `\\r`) with `exit` before sending it.",
+        run: Run::Live(client::exit),
+    },
+    Check {
+        name: "client/eof",
+        part: Part::Client,
+        points: 2,
+        description: "Ctrl-D (end of input) closes the connection and exits with status 0",
+        hint: "TODO 8: a read of 0 bytes on standard input is the end of input.",
+        run: Run::Live(client::eof),
+    },
+    Check {
+        name: "client/server-close",
+        part: Part::Client,
+        points: 3,
+        description: "when the server closes, the client prints `[SERVER] Connection closed.` and exits with status 0",
+        hint: "TODO 7: a read of 0 bytes on the socket means the server closed it.",
+        run: Run::Live(client::server_close),
+    },
+    Check {
+        name: "client/raw-bytes",
+        part: Part::Client,
+        points: 2,
+        description: "bytes from the server are printed unchanged, without waiting for a newline",
+        hint: "Write exactly the bytes you read from the socket to stdout, and flush.",
+        run: Run::Live(client::raw_bytes),
+    },
+    Check {
+        name: "client/one-thread",
+        part: Part::Client,
+        points: 3,
+        description: "one thread, with an epoll instance that watches standard input and the socket",
+        hint: "TODOs 4 and 5: one epoll instance with fd 0 and the socket; no threads.",
+        run: Run::Live(client::one_thread),
+    },
+    Check {
+        name: "client/idle-cpu",
+        part: Part::Client,
+        points: 2,
+        description: "an idle client uses no CPU",
+        hint: "TODO 6: epoll_wait with timeout -1 while standard input is watched.",
+        run: Run::Live(client::idle_cpu),
+    },
+    Check {
+        name: "client/refused",
+        part: Part::Client,
+        points: 2,
+        description: "connecting to a closed port prints the reason on stderr and exits with status 1",
+        hint: "Return the connect error from run(); main prints it and exits with status 1.",
+        run: Run::Live(client::refused),
+    },
+    Check {
+        name: "client/pipe",
+        part: Part::Client,
+        points: 4,
+        description: "with a pipe as standard input, a burst of 500 lines arrives whole and in order",
+        hint: "TODO 8: read fd 0 with the raw read (sys::read_fd), never through a buffered reader: epoll cannot see lines waiting in a buffer.",
+        run: Run::Live(client::pipe),
+    },
+];
+
+/// The check called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|check| check.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_start_with_their_part() {
+        let mut names: Vec<&str> = CHECKS.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CHECKS.len(), "duplicate check names");
+        for check in CHECKS {
+            assert!(
+                check.name.starts_with(&format!("{}/", check.part)),
+                "{} is not in part {}",
+                check.name,
+                check.part
+            );
+            assert!(check.points > 0, "{} is worth nothing", check.name);
+        }
+    }
+
+    #[test]
+    fn the_parts_are_worth_10_60_and_30_points() {
+        let points = |part| -> u32 {
+            CHECKS
+                .iter()
+                .filter(|c| c.part == part)
+                .map(|c| c.points)
+                .sum()
+        };
+        assert_eq!(points(Part::Wrapper), 10);
+        assert_eq!(points(Part::Server), 60);
+        assert_eq!(points(Part::Client), 30);
+    }
+
+    #[test]
+    fn every_wrapper_test_of_the_solution_belongs_to_one_check() {
+        let source = include_str!("../../solution/tests/w_epoll.rs");
+        let tests: Vec<&str> = source
+            .split("#[test]\nfn ")
+            .skip(1)
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        let mut claimed: Vec<&str> = CHECKS
+            .iter()
+            .filter_map(|c| match c.run {
+                Run::WrapperTests(names) => Some(names),
+                Run::Live(_) => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        claimed.sort_unstable();
+        let mut tests = tests;
+        tests.sort_unstable();
+        assert_eq!(claimed, tests);
+    }
+}

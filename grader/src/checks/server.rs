@@ -1,0 +1,464 @@
+//! The server checks (protocol.md, "Server"): the submission's server
+//! against raw TCP peers, and reference clients on terminals.
+//!
+//! An absence ("the sender does not get its own line back") is proven with a
+//! barrier: something sent *later* arrives first.
+
+use std::net::Ipv4Addr;
+use std::thread;
+use std::time::Duration;
+
+use crate::model::Failure;
+use crate::procfs;
+use crate::pty::Terminal;
+use crate::sandbox::Limits;
+use crate::session::{Outcome, Peer, PeerOptions, Session};
+use crate::stream::show;
+
+/// How long the idle-CPU measurements watch a process.
+pub const IDLE_WINDOW: Duration = Duration::from_millis(500);
+
+/// The most CPU a process may use in IDLE_WINDOW and count as idle. A
+/// process that polls or spins uses far more, even on a loaded machine.
+pub const IDLE_CPU_MS: u64 = 60;
+
+/// `size` bytes of printable text that change along the way, so that a piece
+/// cut in the wrong place shows.
+fn text(size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36])
+        .collect()
+}
+
+/// Wraps a `/proc` read error as a failure.
+fn proc_error(err: std::io::Error) -> Failure {
+    Failure::new(format!("could not inspect the server in /proc: {err}"))
+}
+
+pub fn ready(s: &Session) -> Outcome {
+    let server = s.server()?;
+    // The line is printed once the server listens: connecting works at once,
+    // and the server accepts (the join notice proves it).
+    let a = s.peer(server.port)?;
+    let b = s.peer(server.port)?;
+    a.expect_join(&b)
+}
+
+pub fn join(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut a = s.peer(server.port)?;
+    let b = s.peer(server.port)?;
+    a.expect_join(&b)?;
+    let c = s.peer(server.port)?;
+    a.expect_join(&c)?;
+    // B's first line is about C: it was told nothing about itself.
+    b.expect_join(&c)?;
+    // Barrier: C's first line is A's, sent after C joined: C was not told
+    // about itself either.
+    a.send("hello\n")?;
+    c.expect_from(&a, "hello")
+}
+
+pub fn broadcast(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 3)?;
+    peers[0].send("hello, world\n")?;
+    peers[1].expect_from(&peers[0], "hello, world")?;
+    peers[2].expect_from(&peers[0], "hello, world")?;
+    // Barrier: the sender's next line is B's reply, sent after B got the
+    // line: the server did not send the sender its own line.
+    peers[1].send("reply\n")?;
+    peers[0].expect_from(&peers[1], "reply")?;
+    peers[2].expect_from(&peers[1], "reply")
+}
+
+pub fn tag(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let observer = s.peer(server.port)?;
+    let mut from_two = s.peer_with(
+        server.port,
+        PeerOptions {
+            from: Ipv4Addr::new(127, 0, 0, 2),
+            ..PeerOptions::default()
+        },
+    )?;
+    observer.expect_join(&from_two)?;
+    from_two.send("from another address\n")?;
+    observer.expect_from(&from_two, "from another address")
+}
+
+pub fn empty_and_cr(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 2)?;
+    peers[0].send("\nwindows\r\n\r\nmid\rline\n")?;
+    for text in ["", "windows", "", "mid\rline"] {
+        peers[1].expect_from(&peers[0], text)?;
+    }
+    Ok(())
+}
+
+pub fn leave(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 3)?;
+    let leaver = peers.remove(2);
+    let tag = leaver.tag.clone();
+    leaver.close();
+    peers[0].expect_line(format!("{tag} (disconnected)"))?;
+    peers[1].expect_line(format!("{tag} (disconnected)"))
+}
+
+pub fn split(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 3)?;
+    // Between the parts, a line from C goes through the server: by then it
+    // has read the first part (on loopback, a write is in the receiver's
+    // buffer when it returns) and must hold it.
+    peers[0].send("hel")?;
+    peers[2].send("between 1\n")?;
+    peers[1].expect_from(&peers[2], "between 1")?;
+    peers[0].send("lo, wor")?;
+    peers[2].send("between 2\n")?;
+    peers[1].expect_from(&peers[2], "between 2")?;
+    peers[0].send("ld\n")?;
+    peers[1].expect_from(&peers[0], "hello, world")
+}
+
+pub fn merged(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 2)?;
+    peers[0].send("one\ntwo\nthree\nfo")?;
+    peers[0].send("ur\n")?;
+    for word in ["one", "two", "three", "four"] {
+        peers[1].expect_from(&peers[0], word)?;
+    }
+    Ok(())
+}
+
+pub fn long_line(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 2)?;
+    let prefix = format!("{} ", peers[0].tag).into_bytes();
+    let long = text(10_000);
+    s.step("A sends a line of 10000 bytes");
+    peers[0].send_quietly(&[&long[..], b"\n"].concat())?;
+    for piece in [&long[..4096], &long[4096..8192], &long[8192..]] {
+        peers[1].expect_line([&prefix[..], piece].concat())?;
+    }
+    let exact = text(4096);
+    s.step("A sends a line of exactly 4096 bytes");
+    peers[0].send_quietly(&[&exact[..], b"\n"].concat())?;
+    peers[1].expect_line([&prefix[..], &exact[..]].concat())?;
+    let over = text(4097);
+    s.step("A sends a line of 4097 bytes");
+    peers[0].send_quietly(&[&over[..], b"\n"].concat())?;
+    peers[1].expect_line([&prefix[..], &over[..4096]].concat())?;
+    peers[1].expect_line([&prefix[..], &over[4096..]].concat())
+}
+
+pub fn partial_leave(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 2)?;
+    let mut leaver = peers.remove(1);
+    leaver.send("one\nlast words\r")?;
+    let tag = leaver.tag.clone();
+    leaver.close();
+    peers[0].expect_line(format!("{tag} one"))?;
+    peers[0].expect_line(format!("{tag} last words"))?;
+    peers[0].expect_line(format!("{tag} (disconnected)"))
+}
+
+pub fn reset(s: &Session) -> Outcome {
+    let mut server = s.server()?;
+    let mut peers = s.peers(server.port, 4)?;
+    // D never reads: the server has bytes queued for it when it resets, so
+    // writing them fails (EPIPE or ECONNRESET), which must not raise SIGPIPE.
+    s.step("A sends 2 MiB while D reads nothing");
+    let line = [text(1023), b"\n".to_vec()].concat();
+    for _ in 0..2048 {
+        peers[0].send_quietly(&line)?;
+    }
+    let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
+    for _ in 0..2048 {
+        peers[1].expect_line(&expected)?;
+    }
+    let stuck = peers.remove(3);
+    let stuck_tag = stuck.tag.clone();
+    stuck.reset();
+    peers[1].expect_line(format!("{stuck_tag} (disconnected)"))?;
+    // C resets too, with nothing queued.
+    let resetter = peers.remove(2);
+    let tag = resetter.tag.clone();
+    resetter.reset();
+    peers[0].expect_line(format!("{stuck_tag} (disconnected)"))?;
+    peers[0].expect_line(format!("{tag} (disconnected)"))?;
+    peers[1].expect_line(format!("{tag} (disconnected)"))?;
+    peers[0].send("still here\n")?;
+    peers[1].expect_from(&peers[0], "still here")?;
+    if let Some(status) = server.process.try_status() {
+        return Err(s.fail(format!("the server exited ({status}) after a peer reset")));
+    }
+    Ok(())
+}
+
+pub fn fifty(s: &Session) -> Outcome {
+    let server = s.server()?;
+    s.step("50 peers connect, each after the others were told about the previous one");
+    let mut peers = s.peers(server.port, 50)?;
+    s.step("each peer sends one line");
+    for (i, peer) in peers.iter_mut().enumerate() {
+        peer.send_quietly(format!("hello from {i}\n").as_bytes())?;
+    }
+    for (i, peer) in peers.iter().enumerate() {
+        let mut heard = Vec::with_capacity(49);
+        for _ in 0..49 {
+            heard.push(String::from_utf8_lossy(&peer.next_line()?).into_owned());
+        }
+        heard.sort();
+        let mut expected: Vec<String> = peers
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(j, other)| format!("{} hello from {j}", other.tag))
+            .collect();
+        expected.sort();
+        if heard != expected {
+            let missing: Vec<&String> = expected.iter().filter(|l| !heard.contains(l)).collect();
+            return Err(Failure {
+                summary: format!("{} did not get the line of every other peer", peer.name),
+                expected: Some(format!(
+                    "49 lines, one from each other peer; missing: {missing:?}"
+                )),
+                seen: Some(format!("{heard:?}")),
+                ..Failure::default()
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn slow_consumer(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 2)?;
+    let slow = s.peer_with(
+        server.port,
+        PeerOptions {
+            receive_buffer: Some(4096),
+            reads: false,
+            ..PeerOptions::default()
+        },
+    )?;
+    peers[0].expect_join(&slow)?;
+    peers[1].expect_join(&slow)?;
+    // 8 MiB: far more than the 1 MiB limit plus what the kernel buffers for
+    // the slow peer (about 3 MB on loopback). A sender thread keeps sending
+    // while B reads, so a server that blocks on C stalls B, in time.
+    const LINES: usize = 8 * 1024;
+    s.step("C reads nothing while A sends 8 MiB in lines of 1 KiB and B reads");
+    let line = [text(1023), b"\n".to_vec()].concat();
+    let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
+    let slow_left = format!("{} (disconnected)", slow.tag).into_bytes();
+    let (mut a, b) = {
+        let b = peers.remove(1);
+        (peers.remove(0), b)
+    };
+    let outcome = thread::scope(|scope| {
+        let sender = scope.spawn(|| -> Outcome {
+            for _ in 0..LINES {
+                a.send_quietly(&line)?;
+            }
+            Ok(())
+        });
+        let (mut received, mut saw_leave) = (0, false);
+        let mut reading = || -> Outcome {
+            while received < LINES || !saw_leave {
+                let next = b.next_line()?;
+                if next == slow_left {
+                    saw_leave = true;
+                } else if next == expected {
+                    received += 1;
+                } else {
+                    return Err(Failure {
+                        summary: "B received a wrong line".into(),
+                        expected: Some(format!("A's line {}", show(&expected))),
+                        seen: Some(show(&next)),
+                        ..Failure::default()
+                    });
+                }
+            }
+            Ok(())
+        };
+        let read = reading();
+        // A failed read leaves the sender to fail on its own deadline.
+        let sent = sender
+            .join()
+            .unwrap_or_else(|_| Err(Failure::new("the sender thread panicked")));
+        read.and(sent)
+    });
+    outcome.map_err(|mut failure| {
+        failure.summary = format!(
+            "while C did not read and A sent 8 MiB: {} (a server must neither block on C nor keep more than 1 MiB for it)",
+            failure.summary
+        );
+        failure
+    })?;
+    a.send("after\n")?;
+    b.expect_from(&a, "after")
+}
+
+pub fn one_thread(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let _peers = s.peers(server.port, 3)?;
+    let pid = server.pid();
+    let threads = procfs::threads(pid).map_err(proc_error)?;
+    if threads != 1 {
+        return Err(Failure {
+            summary: "the server runs more than one thread".into(),
+            expected: Some("1 thread (Threads: in /proc/PID/status)".into()),
+            seen: Some(format!("{threads} threads")),
+            ..Failure::default()
+        });
+    }
+    let descriptors = procfs::descriptors(pid).map_err(proc_error)?;
+    let epolls = procfs::epoll_fds(pid).map_err(proc_error)?;
+    if epolls.is_empty() {
+        return Err(Failure {
+            summary: "the server has no epoll instance".into(),
+            expected: Some("a descriptor anon_inode:[eventpoll] in /proc/PID/fd".into()),
+            seen: Some(format!("{descriptors:?}")),
+            ..Failure::default()
+        });
+    }
+    let watched = procfs::watched_fds(pid).map_err(proc_error)?;
+    let sockets = procfs::tcp_socket_fds(pid).map_err(proc_error)?;
+    let unwatched: Vec<i32> = sockets
+        .iter()
+        .copied()
+        .filter(|fd| !watched.contains(fd))
+        .collect();
+    if sockets.len() < 4 || !unwatched.is_empty() {
+        return Err(Failure {
+            summary: "not every TCP socket of the server is in its epoll set".into(),
+            expected: Some("the listener and the 3 clients' sockets, all watched".into()),
+            seen: Some(format!(
+                "TCP sockets {sockets:?}, watched {watched:?}, unwatched {unwatched:?}"
+            )),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+pub fn idle_cpu(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let _peers = s.peers(server.port, 3)?;
+    s.step(format!(
+        "measure the server's CPU time for {IDLE_WINDOW:?} while nothing happens"
+    ));
+    let used = procfs::cpu_ms_while_idle(server.pid(), IDLE_WINDOW).map_err(proc_error)?;
+    if used > IDLE_CPU_MS {
+        return Err(Failure {
+            summary:
+                "the idle server used CPU: it polls or spins instead of sleeping in epoll_wait"
+                    .into(),
+            expected: Some(format!("at most {IDLE_CPU_MS} ms in {IDLE_WINDOW:?}")),
+            seen: Some(format!("{used} ms")),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+pub fn fd_leak(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let watcher = s.peer(server.port)?;
+    // One visit first, so that whatever the first client allocates for good
+    // is counted in "before".
+    visit(s, &watcher, server.port)?;
+    let before = procfs::descriptors(server.pid()).map_err(proc_error)?;
+    s.step("20 more peers connect and leave, one after the other");
+    for _ in 0..20 {
+        visit(s, &watcher, server.port)?;
+    }
+    let after = procfs::descriptors(server.pid()).map_err(proc_error)?;
+    if after.len() > before.len() {
+        return Err(Failure {
+            summary: "the server keeps descriptors of clients that left".into(),
+            expected: Some(format!("{} open descriptors, as before", before.len())),
+            seen: Some(format!("{}: {after:?}", after.len())),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// A peer connects and leaves; `watcher` sees both, so the server is done
+/// with it.
+fn visit(s: &Session, watcher: &Peer<'_>, port: u16) -> Outcome {
+    let visitor = s.peer(port)?;
+    watcher.expect_join(&visitor)?;
+    let tag = visitor.tag.clone();
+    visitor.close();
+    watcher.expect_line(format!("{tag} (disconnected)"))
+}
+
+pub fn sigterm(s: &Session) -> Outcome {
+    let mut server = s.server()?;
+    let peers = s.peers(server.port, 2)?;
+    s.step("send SIGTERM to the server");
+    server.process.signal(libc::SIGTERM);
+    let status = server.process.wait_exit(s.until());
+    crate::session::expect_exit_status("the server", status, 0)?;
+    for peer in &peers {
+        peer.expect_closed()?;
+    }
+    Ok(())
+}
+
+pub fn end_to_end(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let observer = s.peer(server.port)?;
+    let mut clients = Vec::new();
+    let mut tags = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        let args = vec![
+            "reference-client".to_owned(),
+            "127.0.0.1".to_owned(),
+            server.port.to_string(),
+        ];
+        clients.push(Terminal::start(
+            s,
+            &s.config().reference,
+            &args,
+            name,
+            Limits::SUBMISSION,
+        )?);
+        let line = observer.next_line()?;
+        let tag = String::from_utf8_lossy(&line)
+            .strip_suffix(" (connected)")
+            .map(str::to_owned)
+            .ok_or_else(|| Failure {
+                summary: format!("the observer did not see {name} connect"),
+                expected: Some("[TAG] (connected)".into()),
+                seen: Some(show(&line)),
+                ..Failure::default()
+            })?;
+        for earlier in &clients[..clients.len() - 1] {
+            earlier.expect_chat_line(&format!("{tag} (connected)"))?;
+        }
+        tags.push(tag);
+    }
+    // One line at a time: the order in which two senders' lines reach a
+    // third is not fixed by the protocol.
+    for (from, text) in [(0, "hi, bob and carol"), (1, "hi, alice")] {
+        clients[from].type_line(text)?;
+        for (i, client) in clients.iter().enumerate() {
+            if i != from {
+                client.expect_chat_line(&format!("{} {text}", tags[from]))?;
+            }
+        }
+    }
+    clients[2].type_line("exit")?;
+    clients[2].expect_exit(0)?;
+    clients[0].expect_chat_line(&format!("{} (disconnected)", tags[2]))?;
+    clients[1].expect_chat_line(&format!("{} (disconnected)", tags[2]))
+}

@@ -1,0 +1,159 @@
+//! What `/proc` tells about a submission's process: threads, descriptors,
+//! which of them are TCP sockets, the interest lists of its epoll instances,
+//! CPU time. Everything the protocol lets the grader observe.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::thread;
+use std::time::Duration;
+
+/// The number of threads of `pid`.
+pub fn threads(pid: u32) -> io::Result<usize> {
+    status_number(pid, "Threads:")
+}
+
+/// The peak resident memory of `pid`, in KiB.
+pub fn peak_rss_kib(pid: u32) -> io::Result<usize> {
+    status_number(pid, "VmHWM:")
+}
+
+fn status_number(pid: u32, field: &str) -> io::Result<usize> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no {field} in /proc/{pid}/status")))
+}
+
+/// Every open descriptor of `pid` with what it refers to (`socket:[1234]`,
+/// `anon_inode:[eventpoll]`, `/dev/null`, ...), in order.
+pub fn descriptors(pid: u32) -> io::Result<Vec<(i32, String)>> {
+    let mut fds = Vec::new();
+    for entry in fs::read_dir(format!("/proc/{pid}/fd"))? {
+        let entry = entry?;
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        // A descriptor closed since the listing has no link any more.
+        if let Ok(target) = fs::read_link(entry.path()) {
+            fds.push((fd, target.to_string_lossy().into_owned()));
+        }
+    }
+    fds.sort();
+    Ok(fds)
+}
+
+/// The descriptors of `pid` that are epoll instances.
+pub fn epoll_fds(pid: u32) -> io::Result<Vec<i32>> {
+    Ok(descriptors(pid)?
+        .into_iter()
+        .filter(|(_, target)| target == "anon_inode:[eventpoll]")
+        .map(|(fd, _)| fd)
+        .collect())
+}
+
+/// The descriptors of `pid` that are TCP sockets (a listener or a
+/// connection), as opposed to Unix sockets, pipes or files.
+pub fn tcp_socket_fds(pid: u32) -> io::Result<Vec<i32>> {
+    let tcp = tcp_inodes()?;
+    Ok(descriptors(pid)?
+        .into_iter()
+        .filter_map(|(fd, target)| {
+            let inode = target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()?;
+            tcp.contains(&inode).then_some(fd)
+        })
+        .collect())
+}
+
+/// The inodes of every TCP socket on the machine (IPv4 and IPv6).
+fn tcp_inodes() -> io::Result<HashSet<u64>> {
+    let mut inodes = HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        // The inode is the tenth column of each line after the header.
+        inodes.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|line| line.split_whitespace().nth(9)?.parse::<u64>().ok()),
+        );
+    }
+    Ok(inodes)
+}
+
+/// The interest list of epoll instance `epfd` of `pid`: each watched
+/// descriptor with its event mask (the `tfd:` lines of its fdinfo).
+pub fn interest_list(pid: u32, epfd: i32) -> io::Result<Vec<(i32, u32)>> {
+    let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{epfd}"))?;
+    Ok(info
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            if words.next()? != "tfd:" {
+                return None;
+            }
+            let fd = words.next()?.parse().ok()?;
+            if words.next()? != "events:" {
+                return None;
+            }
+            Some((fd, u32::from_str_radix(words.next()?, 16).ok()?))
+        })
+        .collect())
+}
+
+/// The descriptors watched by any epoll instance of `pid`.
+pub fn watched_fds(pid: u32) -> io::Result<HashSet<i32>> {
+    let mut watched = HashSet::new();
+    for epfd in epoll_fds(pid)? {
+        watched.extend(interest_list(pid, epfd)?.into_iter().map(|(fd, _)| fd));
+    }
+    Ok(watched)
+}
+
+/// Whether `pid` has exited: it is gone, or a zombie waiting to be reaped.
+/// Reading this reaps nothing, so the exit status stays available.
+pub fn has_exited(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|at| stat.get(at + 2..at + 3))
+            .is_none_or(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+/// User plus system CPU time of `pid` (all its threads), in milliseconds.
+pub fn cpu_ms(pid: u32) -> io::Result<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields are counted after the command name, which may hold spaces.
+    let after_name = stat
+        .rfind(')')
+        .and_then(|at| stat.get(at + 2..))
+        .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name come state (field 3), ppid (4), ...: utime is field 14.
+    let field = |n: usize| -> io::Result<u64> {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))
+    };
+    // SAFETY: sysconf takes no pointers.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok((field(14)? + field(15)?) * 1000 / ticks_per_second)
+}
+
+/// The CPU time `pid` uses during `window` while the grader sends it
+/// nothing: a measurement over a fixed time, not a way to wait for an event.
+pub fn cpu_ms_while_idle(pid: u32, window: Duration) -> io::Result<u64> {
+    let before = cpu_ms(pid)?;
+    thread::sleep(window);
+    Ok(cpu_ms(pid)?.saturating_sub(before))
+}
