@@ -23,13 +23,21 @@ use crate::files::is_executable;
 use crate::markers::{self, MarkerError, Todo};
 
 /// What a generated file whose code is unfinished starts with, after its
-/// `//!` doc. Code after a `todo!()` is unreachable, and what only the
-/// solution used (imports, variables, helpers) is unused: without this,
-/// students would start under a pile of warnings about code they did not
-/// write.
+/// `//!` doc. Code after a `todo!()` is unreachable, what only the solution
+/// used (imports, variables, helpers) is unused, and clippy frowns on
+/// `let x: T = todo!()`: without this, students would start under a pile of
+/// warnings about code they did not write. It is formatted as rustfmt
+/// formats it, so that `cargo fmt` leaves generated files as they are.
 pub const ALLOWANCE: &str = "\
 // The skeleton: until the TODOs are done, some code is unreachable or unused.
-#![allow(dead_code, unreachable_code, unused_imports, unused_mut, unused_variables)]
+#![allow(
+    dead_code,
+    unreachable_code,
+    unused_imports,
+    unused_mut,
+    unused_variables,
+    clippy::diverging_sub_expression
+)]
 ";
 
 /// The template of the students' `README.md`; `{{TODOS}}` becomes the list

@@ -76,8 +76,9 @@ fn run(args: &Args) -> Result<()> {
             None
         } else {
             let folder = sync::backup_folder(&out, SystemTime::now());
+            let files = if changed.len() == 1 { "file" } else { "files" };
             println!(
-                "reset: overwriting {} file(s) you changed, after a copy to {}:",
+                "reset: overwriting {} {files} you changed, after a copy to {}:",
                 changed.len(),
                 folder.display()
             );

@@ -196,6 +196,10 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
         );
     }
 
+    // `cargo fmt` leaves it as it is: a student who runs it does not turn
+    // every generated file into one they changed.
+    run_ok(&mut cargo(&support, &["fmt", "--check"]));
+
     // The server stops at its first TODO, at once.
     let server = shared_target().join("debug/server");
     let assert = assert_cmd::Command::new(&server)
@@ -248,7 +252,7 @@ fn a_students_edit_survives_make_and_reset_backs_it_up() {
     let output = run_ok(generator(&support).arg("--reset"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("reset: overwriting 1 file(s) you changed")
+        stdout.contains("reset: overwriting 1 file you changed")
             && stdout.contains("  src/w_epoll.rs\n"),
         "reset says what it overwrites:\n{stdout}"
     );
