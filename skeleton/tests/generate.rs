@@ -200,31 +200,41 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
     // every generated file into one they changed.
     run_ok(&mut cargo(&support, &["fmt", "--check"]));
 
-    // The server stops at its first TODO, at once.
-    let server = shared_target().join("debug/server");
-    let assert = assert_cmd::Command::new(&server)
-        .arg("0")
-        .write_stdin("")
-        .timeout(TODO_DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("not yet implemented: TODO "));
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert!(
-        stderr.contains("TODO 9"),
-        "the server's first TODO:\n{stderr}"
-    );
-
-    // The client too, once connected to something.
+    // Each binary stops at once at the first TODO of its source, with a
+    // panic that names it. The client gets something to connect to, in case
+    // connecting comes before its first TODO.
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
-    let port = listener.local_addr().expect("the listener's port").port();
-    assert_cmd::Command::new(shared_target().join("debug/client"))
-        .args(["127.0.0.1", &port.to_string()])
-        .write_stdin("")
-        .timeout(TODO_DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("not yet implemented: TODO 4"));
+    let port = listener
+        .local_addr()
+        .expect("the listener's port")
+        .port()
+        .to_string();
+    for (binary, args, source) in [
+        ("server", vec!["0"], "src/server.rs"),
+        ("client", vec!["127.0.0.1", &port], "src/client.rs"),
+    ] {
+        let first = first_todo(&read(&support.join(source)));
+        assert_cmd::Command::new(shared_target().join("debug").join(binary))
+            .args(&args)
+            .write_stdin("")
+            .timeout(TODO_DEADLINE)
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(format!(
+                "not yet implemented: TODO {first}\n"
+            )));
+    }
+}
+
+/// The number of the first `// TODO N:` of a source file.
+fn first_todo(source: &str) -> u32 {
+    source
+        .lines()
+        .find_map(|line| {
+            let rest = line.trim_start().strip_prefix("// TODO ")?;
+            rest.split(':').next()?.parse().ok()
+        })
+        .expect("the file has a TODO")
 }
 
 #[test]
