@@ -13,8 +13,10 @@
 //!   [`procfs`]: what `/proc` shows of them.
 //! - [`submission`] and [`tool`]: building a student's crate;
 //!   [`runner`]: running the checks; [`model`] and [`report`]: results and
-//!   the human, Gradescope JSON, JUnit and TAP reports.
+//!   the human, Gradescope JSON, JUnit and TAP reports; [`batch`]: a whole
+//!   folder of submissions into a gradebook.
 
+pub mod batch;
 pub mod catalog;
 pub mod checks;
 pub mod model;

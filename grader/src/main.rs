@@ -90,6 +90,22 @@ enum Command {
         #[arg(allow_hyphen_values = true, value_name = "HOST PORT")]
         args: Vec<String>,
     },
+    /// Grades every crate in a folder (one subfolder per student) into a
+    /// gradebook CSV and one JSON report per submission. Exit status 0 when
+    /// every submission was graded, 2 when some could not be.
+    Batch {
+        /// The folder of submissions.
+        submissions: PathBuf,
+        /// Where the reports, logs and build folders go.
+        #[arg(long, value_name = "DIR", default_value = "grades")]
+        reports: PathBuf,
+        /// The gradebook (default: REPORTS/gradebook.csv).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// How many submissions are graded at once.
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        jobs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -97,6 +113,22 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::ReferenceServer { args }) => reference_server(&args),
         Some(Command::ReferenceClient { args }) => reference_client(&args),
+        Some(Command::Batch {
+            submissions,
+            reports,
+            csv,
+            jobs,
+        }) => {
+            let code = match batch(submissions, reports, csv, jobs) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("grader: {err:#}");
+                    ExitCode::from(2)
+                }
+            };
+            sandbox::cleanup();
+            code
+        }
         None => {
             let code = match grade(cli.grade) {
                 Ok(code) => code,
@@ -141,6 +173,52 @@ fn exit_with(result: io::Result<()>, what: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn batch(
+    submissions: PathBuf,
+    reports: PathBuf,
+    csv: Option<PathBuf>,
+    jobs: usize,
+) -> anyhow::Result<ExitCode> {
+    sandbox::install().context("prepare to contain the graders it starts")?;
+    let batch = grader::batch::Batch {
+        submissions,
+        reports: absolute(reports)?,
+        jobs,
+        grader: std::env::current_exe().context("find the grader's own executable")?,
+    };
+    let show = |row: &grader::batch::Row| -> String {
+        match &row.graded {
+            grader::batch::Graded::Scored {
+                score, max_score, ..
+            } => format!(
+                "{:<24} {score:>3}/{max_score} ({:.1} s)",
+                row.name, row.seconds
+            ),
+            grader::batch::Graded::NotGraded(why) => format!("{:<24} not graded: {why}", row.name),
+        }
+    };
+    let rows = grader::batch::run(&batch, &|row| eprintln!("{}", show(row)))?;
+    let csv = csv.unwrap_or_else(|| batch.reports.join("gradebook.csv"));
+    std::fs::write(&csv, grader::batch::csv(&rows))
+        .with_context(|| format!("write {}", csv.display()))?;
+    let ungraded = rows
+        .iter()
+        .filter(|row| matches!(row.graded, grader::batch::Graded::NotGraded(_)))
+        .count();
+    println!(
+        "{} submissions, {} graded, {ungraded} not graded; gradebook: {}; reports: {}",
+        rows.len(),
+        rows.len() - ungraded,
+        csv.display(),
+        batch.reports.display()
+    );
+    Ok(if ungraded == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {

@@ -23,6 +23,11 @@ pub const KEPT: usize = 2048;
 /// How often a wait asks its `abort` condition.
 pub const ABORT_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// How long a wait goes on once its `abort` condition holds: bytes the
+/// program sent just before it exited may still be on their way (through a
+/// server, say).
+pub const ABORT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a look at the unread bytes decided.
 #[derive(Debug)]
 pub enum Look<T> {
@@ -141,9 +146,10 @@ impl Stream {
         self.wait_unless(until, what, look, &|| None)
     }
 
-    /// Like [`Stream::wait`], but also gives up as soon as `abort` returns a
-    /// reason (checked at least every [`ABORT_CHECK`]): for example when the
-    /// program that should send these bytes has exited.
+    /// Like [`Stream::wait`], but also gives up [`ABORT_GRACE`] after
+    /// `abort` returns a reason (it is asked at least every
+    /// [`ABORT_CHECK`]): for example when the program that should send these
+    /// bytes has exited.
     pub fn wait_unless<T>(
         &self,
         until: Instant,
@@ -152,6 +158,7 @@ impl Stream {
         abort: &dyn Fn() -> Option<String>,
     ) -> Result<T, Failure> {
         let mut state = self.lock();
+        let mut aborting: Option<(String, Instant)> = None;
         loop {
             let ended = state.ended.is_some();
             match look(&state.unread, ended) {
@@ -191,7 +198,10 @@ impl Stream {
                     seen,
                 ));
             }
-            if let Some(reason) = abort() {
+            if aborting.is_none() {
+                aborting = abort().map(|reason| (reason, Instant::now() + ABORT_GRACE));
+            }
+            if let Some((reason, _)) = aborting.as_ref().filter(|(_, at)| Instant::now() >= *at) {
                 let seen = if state.unread.is_empty() {
                     "nothing".to_owned()
                 } else {

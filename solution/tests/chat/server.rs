@@ -206,21 +206,52 @@ fn writing_to_a_peer_that_reset_does_not_kill_the_server() {
     let mut chat = peers(&server, 3);
     // The third never reads, so the server has bytes queued for it when it
     // resets: writing them fails (EPIPE or ECONNRESET), and must not raise
-    // SIGPIPE.
-    let line = [text(999), b"\n".to_vec()].concat();
-    for _ in 0..2000 {
-        chat[0].send(&line);
-    }
-    for _ in 0..2000 {
-        chat[1].inbox().next_line();
-    }
-    let resetter = chat.remove(2);
-    let tag = resetter.tag.clone();
-    resetter.reset();
+    // SIGPIPE. 3 MiB exceed what the kernel buffers for it.
+    let stuck = chat.remove(2);
+    let line = [text(1023), b"\n".to_vec()].concat();
+    let (sender, reader) = chat.split_at_mut(1);
+    send_paced(&mut sender[0], &reader[0], &line, 3 * 1024, None);
+    let tag = stuck.tag.clone();
+    stuck.reset();
     chat[1].expect_line(format!("{tag} (disconnected)"));
     chat[0].send("after the reset\n");
     chat[1].expect_from(&chat[0], "after the reset");
     assert!(server.is_running());
+}
+
+/// How far (in lines) a sender may get ahead of a reading peer in the bulk
+/// tests: far below what the kernel buffers for that peer plus the 1 MiB
+/// limit, so the reading peer never looks slow to the server, however loaded
+/// the machine is.
+const AHEAD: usize = 256;
+
+/// `sender` sends `line` `count` times, never more than AHEAD lines ahead of
+/// what `reader` has received; `reader` must get them all, in order, and
+/// `also` (a leave notice, say) somewhere among them.
+fn send_paced(sender: &mut Peer, reader: &Peer, line: &[u8], count: usize, also: Option<&[u8]>) {
+    let expected = [
+        format!("{} ", sender.tag).as_bytes(),
+        &line[..line.len() - 1],
+    ]
+    .concat();
+    let (mut sent, mut received, mut saw_also) = (0, 0, also.is_none());
+    while received < count || !saw_also {
+        while sent < count && sent < received + AHEAD {
+            sender.send(line);
+            sent += 1;
+        }
+        let next = reader.inbox().next_line();
+        if Some(&next[..]) == also {
+            saw_also = true;
+        } else {
+            assert!(
+                next == expected,
+                "line {received}: {}",
+                crate::inbox::show(&next)
+            );
+            received += 1;
+        }
+    }
 }
 
 // Rules 7 and 8: framing and order.
@@ -387,30 +418,13 @@ fn a_client_that_does_not_read_is_dropped_and_the_others_keep_up() {
     chat[1].expect_join(&slow);
 
     // 8 MiB for everyone: far more than the 1 MiB limit plus what the
-    // kernel holds for the slow peer.
+    // kernel holds for the slow peer. The reader gets every line, and
+    // somewhere among them the notice that the slow peer was dropped.
     let line = [text(1023), b"\n".to_vec()].concat();
     let lines = 8 * 1024;
-    let mut sender = chat.remove(0);
-    let writer = thread::spawn(move || {
-        for _ in 0..lines {
-            sender.send(&line);
-        }
-        sender
-    });
-    // The reader gets every line, and somewhere among them the notice that
-    // the slow peer was dropped.
-    let reader = &chat[0];
     let slow_left = format!("{} (disconnected)", slow.tag).into_bytes();
-    let (mut received, mut saw_slow_leave) = (0, false);
-    while received < lines || !saw_slow_leave {
-        let next = reader.inbox().next_line();
-        if next == slow_left {
-            saw_slow_leave = true;
-        } else {
-            received += 1;
-        }
-    }
-    let mut sender = writer.join().expect("the writer thread");
+    let (sender, reader) = chat.split_at_mut(1);
+    send_paced(&mut sender[0], &reader[0], &line, lines, Some(&slow_left));
 
     // The slow peer gets what the kernel still held for it, then the end.
     slow.start_reading();
@@ -420,8 +434,8 @@ fn a_client_that_does_not_read_is_dropped_and_the_others_keep_up() {
         "the slow peer was cut off, yet it received everything ({} bytes)",
         rest.len()
     );
-    sender.send("after\n");
-    reader.expect_from(&sender, "after");
+    chat[0].send("after\n");
+    chat[1].expect_from(&chat[0], "after");
     let peak = procfs::peak_rss_kib(server.pid());
     assert!(peak < 64 * 1024, "the server's memory grew to {peak} KiB");
 }

@@ -1,0 +1,274 @@
+//! Batch grading: every student crate in a folder, a few at a time, into a
+//! gradebook CSV and one report per submission.
+//!
+//! Each submission is graded by a child `grader --dir SUB` process, so one
+//! submission cannot disturb the grading of another, and each has a
+//! wall-clock bound. A worker grades its submissions one after the other in
+//! a target folder of its own: the dependencies (libc) are compiled once per
+//! worker, not once per submission, and no two builds share a folder at the
+//! same time.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::catalog::CHECKS;
+use crate::sandbox::{self, Contained, Limits};
+
+/// How long grading one submission may take, its build included.
+pub const PER_SUBMISSION: Duration = Duration::from_secs(900);
+
+/// What batch grading was asked to do.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The folder whose subfolders are the submissions.
+    pub submissions: PathBuf,
+    /// Where the per-submission reports and the gradebook go.
+    pub reports: PathBuf,
+    /// How many submissions are graded at once.
+    pub jobs: usize,
+    /// The grader's own executable, run once per submission.
+    pub grader: PathBuf,
+}
+
+/// How grading one submission ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Graded {
+    /// Graded: points per check name, in table order, and the total.
+    Scored {
+        score: u64,
+        max_score: u64,
+        points: Vec<(String, u64)>,
+    },
+    /// Not graded, and why (no crate, the grader failed, out of time).
+    NotGraded(String),
+}
+
+/// One row of the gradebook.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    pub graded: Graded,
+    pub seconds: f64,
+}
+
+/// Grades every submission; `progress` sees each row as it is done.
+pub fn run(batch: &Batch, progress: &(dyn Fn(&Row) + Sync)) -> anyhow::Result<Vec<Row>> {
+    let names = submission_names(&batch.submissions)?;
+    if names.is_empty() {
+        bail!("no submissions in {}", batch.submissions.display());
+    }
+    fs::create_dir_all(&batch.reports)
+        .with_context(|| format!("create {}", batch.reports.display()))?;
+    let next = AtomicUsize::new(0);
+    let rows = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for worker in 0..batch.jobs.clamp(1, names.len()) {
+            let (next, rows, names) = (&next, &rows, &names);
+            scope.spawn(move || {
+                let target = batch.reports.join(format!(".target-{worker}"));
+                while let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let row = grade_one(batch, name, &target);
+                    progress(&row);
+                    rows.lock().unwrap_or_else(|e| e.into_inner()).push(row);
+                }
+            });
+        }
+    });
+    let mut rows = rows.into_inner().unwrap_or_else(|e| e.into_inner());
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
+}
+
+/// The subfolders of `dir`, sorted; hidden ones are not submissions.
+fn submission_names(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_dir() && !name.starts_with('.') {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn grade_one(batch: &Batch, name: &str, target: &Path) -> Row {
+    let started = Instant::now();
+    let dir = batch.submissions.join(name);
+    let report = batch.reports.join(format!("{name}.json"));
+    let graded = if !dir.join("Cargo.toml").is_file() {
+        Graded::NotGraded("no Cargo.toml".into())
+    } else {
+        run_grader(batch, &dir, &report, target)
+    };
+    Row {
+        name: name.to_owned(),
+        graded,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn run_grader(batch: &Batch, dir: &Path, report: &Path, target: &Path) -> Graded {
+    let log = batch.reports.join(format!(
+        "{}.log",
+        report.file_stem().unwrap_or_default().to_string_lossy()
+    ));
+    let Ok(log_file) = fs::File::create(&log) else {
+        return Graded::NotGraded(format!("cannot write {}", log.display()));
+    };
+    let mut command = Command::new(&batch.grader);
+    command
+        .arg("--dir")
+        .arg(dir)
+        .args(["--format", "json", "--out"])
+        .arg(report)
+        .env("CARGO_TARGET_DIR", target)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    let mut process = match Contained::spawn(&mut command, Limits::BUILD, "the grader") {
+        Ok(process) => process,
+        Err(err) => return Graded::NotGraded(format!("could not start the grader: {err}")),
+    };
+    let Some(status) = process.wait_exit(Instant::now() + PER_SUBMISSION) else {
+        sandbox::kill_group(process.pid() as i32);
+        return Graded::NotGraded(format!("not graded within {} s", PER_SUBMISSION.as_secs()));
+    };
+    // 0: all passed, 1: some failed; both wrote a report.
+    if !matches!(status.code(), Some(0 | 1)) {
+        let why = fs::read_to_string(&log).unwrap_or_default();
+        return Graded::NotGraded(format!(
+            "the grader could not grade it ({status}): {}",
+            why.lines().last().unwrap_or("no message")
+        ));
+    }
+    match read_report(report) {
+        Ok(graded) => graded,
+        Err(err) => Graded::NotGraded(format!("unreadable report {}: {err:#}", report.display())),
+    }
+}
+
+fn read_report(path: &Path) -> anyhow::Result<Graded> {
+    let text = fs::read_to_string(path)?;
+    let report: serde_json::Value = serde_json::from_str(&text)?;
+    let number = |value: &serde_json::Value| value.as_u64().context("a number");
+    let mut points = Vec::new();
+    for test in report["tests"].as_array().context("a tests array")? {
+        let name = test["name"].as_str().context("a test name")?.to_owned();
+        points.push((name, number(&test["score"])?));
+    }
+    Ok(Graded::Scored {
+        score: number(&report["score"])?,
+        max_score: number(&report["max_score"])?,
+        points,
+    })
+}
+
+/// The gradebook: one row per submission, the total, then the points of
+/// every check (empty when not graded), then a note.
+pub fn csv(rows: &[Row]) -> String {
+    let mut out = String::from("submission,score,max_score");
+    for check in CHECKS {
+        write!(out, ",{}", check.name).expect("writing to a String");
+    }
+    out.push_str(",note\n");
+    for row in rows {
+        out.push_str(&csv_field(&row.name));
+        match &row.graded {
+            Graded::Scored {
+                score,
+                max_score,
+                points,
+            } => {
+                write!(out, ",{score},{max_score}").expect("writing to a String");
+                for check in CHECKS {
+                    match points.iter().find(|(name, _)| name == check.name) {
+                        Some((_, earned)) => write!(out, ",{earned}"),
+                        None => write!(out, ","),
+                    }
+                    .expect("writing to a String");
+                }
+                out.push_str(",\n");
+            }
+            Graded::NotGraded(why) => {
+                out.push_str(",,");
+                out.push_str(&",".repeat(CHECKS.len()));
+                out.push(',');
+                out.push_str(&csv_field(why));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A CSV field, quoted when it must be (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gradebook_has_a_column_per_check_and_quotes_what_it_must() {
+        let rows = vec![
+            Row {
+                name: "alice".into(),
+                graded: Graded::Scored {
+                    score: 3,
+                    max_score: 100,
+                    points: vec![("server/ready".into(), 3), ("server/join".into(), 0)],
+                },
+                seconds: 1.0,
+            },
+            Row {
+                name: "bob, jr".into(),
+                graded: Graded::NotGraded("no \"Cargo.toml\"".into()),
+                seconds: 0.0,
+            },
+        ];
+        let text = csv(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        assert_eq!(header.len(), 3 + CHECKS.len() + 1);
+        let alice: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(alice.len(), header.len());
+        let ready = header
+            .iter()
+            .position(|h| *h == "server/ready")
+            .expect("a column");
+        let join = header
+            .iter()
+            .position(|h| *h == "server/join")
+            .expect("a column");
+        let add = header
+            .iter()
+            .position(|h| *h == "wrapper/add")
+            .expect("a column");
+        assert_eq!(
+            (alice[1], alice[2], alice[ready], alice[join], alice[add]),
+            ("3", "100", "3", "0", "")
+        );
+        assert!(lines[2].starts_with("\"bob, jr\",,,"), "{}", lines[2]);
+        assert!(
+            lines[2].ends_with(",\"no \"\"Cargo.toml\"\"\""),
+            "{}",
+            lines[2]
+        );
+    }
+}
