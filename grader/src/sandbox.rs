@@ -175,13 +175,23 @@ pub fn cleanup() {
         kill_group(pgid);
     }
     // Descendants that left their group (setsid) were reparented to us as
-    // subreaper: kill and reap them.
-    for pid in children() {
-        // SAFETY: kill takes no pointers.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+    // subreaper. Kill and reap every child until none is left (killing one
+    // may hand us its own children).
+    loop {
+        let children = children();
+        if children.is_empty() {
+            return;
+        }
+        for pid in children {
+            // SAFETY: kill and waitpid take no pointers but a null status,
+            // which waitpid allows; the process was just sent SIGKILL, so the
+            // wait is short.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
     }
-    // SAFETY: waitpid with WNOHANG and a null status pointer never blocks.
-    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
 }
 
 /// The processes whose parent is the grader.

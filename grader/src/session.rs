@@ -281,6 +281,7 @@ impl Server {
             format!("{name}'s stderr"),
             child.stderr.take().expect("piped"),
         );
+        stderr.transcript_only();
         session.step(format!("start {name}: {shown}"));
         let line = stdout.next_line(session.until()).map_err(|mut failure| {
             failure.summary = format!(
@@ -300,6 +301,8 @@ impl Server {
                 ..Failure::default()
             })?;
         session.step(format!("{name} says it listens on port {port}"));
+        // What it prints from now on is free-form logging.
+        stdout.transcript_only();
         Ok(Server {
             port,
             process,

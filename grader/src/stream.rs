@@ -15,7 +15,7 @@ use std::time::Instant;
 use crate::model::Failure;
 
 /// The most bytes a stream holds that no check has matched yet.
-pub const UNREAD_CAP: usize = 64 * 1024 * 1024;
+pub const UNREAD_CAP: usize = 16 * 1024 * 1024;
 
 /// How many bytes of the beginning, and of the end, a transcript keeps.
 pub const KEPT: usize = 2048;
@@ -73,6 +73,9 @@ struct State {
     ended: Option<String>,
     /// Whether bytes were dropped because UNREAD_CAP was reached.
     flooded: bool,
+    /// Whether new bytes are kept for matching; a log nobody matches
+    /// against keeps only its transcript.
+    transcript_only: bool,
 }
 
 impl State {
@@ -85,6 +88,9 @@ impl State {
         if self.tail.len() > 2 * KEPT {
             let excess = self.tail.len() - KEPT;
             self.tail.drain(..excess);
+        }
+        if self.transcript_only {
+            return;
         }
         let room = UNREAD_CAP.saturating_sub(self.unread.len());
         if bytes.len() > room {
@@ -133,6 +139,15 @@ impl Stream {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// From now on, keep only the transcript of what arrives: for a log that
+    /// no check matches against (a server's stderr, its stdout after the
+    /// readiness line), however much a submission writes to it.
+    pub fn transcript_only(&self) {
+        let mut state = self.lock();
+        state.transcript_only = true;
+        state.unread = Vec::new();
     }
 
     /// Waits until `look` finds what it looks for in the unread bytes, until

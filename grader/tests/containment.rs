@@ -1,0 +1,179 @@
+//! A broken submission costs its points and nothing else: the grader
+//! finishes within its bounds and leaves no process behind, even when the
+//! submission hangs, spins, floods its output, escapes its process group,
+//! or the grader itself is interrupted.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn hostile(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/hostile")
+        .join(name)
+}
+
+/// A marker unique to one test, put in the command line of every process
+/// the hostile program starts.
+fn marker(test: &str) -> String {
+    format!("chatkit-{test}-{}", std::process::id())
+}
+
+/// Processes whose command line contains `marker` (zombies count: a process
+/// left unreaped is left behind too).
+fn leftovers(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").expect("list /proc").flatten() {
+        let path = entry.path().join("cmdline");
+        if let Ok(bytes) = fs::read(&path) {
+            let cmdline = String::from_utf8_lossy(&bytes).replace('\0', " ");
+            if cmdline.contains(marker) {
+                found.push(format!(
+                    "{}: {cmdline}",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Grades `server` on one check, as JSON; returns the output and how long
+/// it took.
+fn grade_one_check(server: &Path, marker: &str) -> (Output, Duration, serde_json::Value) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .arg("--server")
+        .arg(server)
+        .args(["--check", "server/join", "--format", "json"])
+        .env("HOSTILE_MARKER", marker)
+        .output()
+        .expect("run the grader");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not a JSON report ({err}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, started.elapsed(), report)
+}
+
+fn only_test_output(report: &serde_json::Value) -> String {
+    report["tests"][0]["output"]
+        .as_str()
+        .expect("an output")
+        .to_owned()
+}
+
+#[test]
+fn a_server_that_escapes_its_process_group_is_still_stopped() {
+    let marker = marker("escape");
+    let (output, _, report) = grade_one_check(&hostile("escape.py"), &marker);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(report["score"], 0);
+    assert!(
+        only_test_output(&report).contains("did not receive"),
+        "{report}"
+    );
+    assert_eq!(
+        leftovers(&marker),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+}
+
+#[test]
+fn a_server_that_floods_its_output_is_stopped_and_its_transcript_capped() {
+    let marker = marker("flood");
+    let (output, _, report) = grade_one_check(&hostile("flood.py"), &marker);
+    assert_eq!(output.status.code(), Some(1));
+    let text = only_test_output(&report);
+    assert!(text.contains("flooding"), "the transcript shows the flood");
+    assert!(
+        text.len() < 64 * 1024,
+        "a capped report: {} bytes",
+        text.len()
+    );
+    assert_eq!(
+        leftovers(&marker),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+}
+
+#[test]
+fn a_server_that_spins_without_a_readiness_line_fails_at_the_step_deadline() {
+    let marker = marker("spin");
+    let (output, elapsed, report) = grade_one_check(&hostile("spin.py"), &marker);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        only_test_output(&report).contains("did not print its readiness line"),
+        "{report}"
+    );
+    // One step's deadline (5 s), not the whole check's (40 s).
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert_eq!(
+        leftovers(&marker),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+}
+
+#[test]
+fn ctrl_c_of_the_grader_stops_every_process_it_started() {
+    let marker = marker("interrupt");
+    let fifo = std::env::temp_dir().join(format!("{marker}.fifo"));
+    let path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("a path");
+    // SAFETY: `path` is a valid NUL-terminated string.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+
+    let grader = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .arg("--server")
+        .arg(hostile("hang.py"))
+        .args(["--check", "server/join"])
+        .env("HOSTILE_MARKER", &marker)
+        .env("HOSTILE_FIFO", &fifo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the grader");
+
+    // Wait (with a deadline) until the hostile server says it started.
+    let (started, receiver) = mpsc::channel();
+    let fifo_path = fifo.clone();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let opened = File::open(&fifo_path).map(BufReader::new);
+        let _ = opened.and_then(|mut reader| reader.read_line(&mut line));
+        let _ = started.send(line);
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the hostile server did not start");
+    assert_eq!(line, "started\n");
+
+    // SAFETY: kill takes no pointers; the grader is our child, not reaped.
+    unsafe { libc::kill(grader.id() as i32, libc::SIGINT) };
+    let (finished, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = finished.send(grader.wait_with_output());
+    });
+    let output = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the grader did not stop after Ctrl-C")
+        .expect("wait for the grader");
+    let (status, stderr) = (output.status, String::from_utf8_lossy(&output.stderr));
+    assert_eq!(status.code(), Some(128 + libc::SIGINT), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(
+        leftovers(&marker),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+    fs::remove_file(&fifo).expect("remove the FIFO");
+}
