@@ -6,7 +6,10 @@ CARGO ?= cargo
 # The skeleton generator: solution/ in, support/ out.
 SKELETON = $(CARGO) run --quiet --package skeleton --
 
-.PHONY: all build support reset skeleton-check test lint fmt help clean
+# The grader, built from this workspace.
+GRADER = $(CARGO) run --quiet --package grader --
+
+.PHONY: all build support reset check grade skeleton-check test lint flake bench-grader fmt help clean
 
 ## all: build the workspace, then generate support/ and build it (the default target)
 all: build support
@@ -24,6 +27,14 @@ support:
 reset:
 	$(SKELETON) --reset
 
+## check: grade your work in support/: every check, what failed, why, and a hint
+check: support
+	$(GRADER) --dir support
+
+## grade: grade support/ into grade.json, shaped like Gradescope's results.json
+grade: support
+	$(GRADER) --dir support --format json --out grade.json
+
 ## skeleton-check: generate support/ and build it, tests included: it compiles against this solution
 skeleton-check: support
 	$(CARGO) test --no-run --manifest-path support/Cargo.toml
@@ -36,6 +47,14 @@ test: lint skeleton-check
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## flake: grade the solution 50 times with every core busy (RUNS=N for another count); any failure is a flaky check
+flake:
+	$(CARGO) test --package grader --test flake -- --ignored --nocapture flake
+
+## bench-grader: how long grading one submission takes, wall and CPU
+bench-grader:
+	$(CARGO) test --package grader --test flake -- --ignored --nocapture grading_time
 
 ## fmt: format every crate
 fmt:
