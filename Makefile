@@ -9,7 +9,7 @@ SKELETON = $(CARGO) run --quiet --package skeleton --
 # The grader, built from this workspace.
 GRADER = $(CARGO) run --quiet --package grader --
 
-.PHONY: all build support reset check grade skeleton-check test lint flake bench-grader fmt help clean
+.PHONY: all build support reset check grade skeleton-check test lint flake bench-grader soak fmt help clean
 
 ## all: build the workspace, then generate support/ and build it (the default target)
 all: build support
@@ -55,6 +55,11 @@ flake:
 ## bench-grader: how long grading one submission takes, wall and CPU
 bench-grader:
 	$(CARGO) test --package grader --test flake -- --ignored --nocapture grading_time
+
+## soak: hostile peers and sustained load against the reference server (release build), each case with its figures
+soak:
+	$(CARGO) build --release --package chat --package grader
+	target/release/grader soak --server target/release/server
 
 ## fmt: format every crate
 fmt:

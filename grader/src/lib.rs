@@ -14,7 +14,8 @@
 //! - [`submission`] and [`tool`]: building a student's crate;
 //!   [`runner`]: running the checks; [`model`] and [`report`]: results and
 //!   the human, Gradescope JSON, JUnit and TAP reports; [`batch`]: a whole
-//!   folder of submissions into a gradebook.
+//!   folder of submissions into a gradebook; [`soak`]: hostile peers and
+//!   sustained load against a server.
 
 pub mod batch;
 pub mod catalog;
@@ -26,6 +27,7 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod session;
+pub mod soak;
 pub mod stream;
 pub mod submission;
 pub mod tool;

@@ -93,6 +93,22 @@ enum Command {
         #[arg(allow_hyphen_values = true, value_name = "HOST PORT")]
         args: Vec<String>,
     },
+    /// Hostile peers and sustained load against a server (any language):
+    /// each case checks that it stays alive, that its memory stays bounded,
+    /// and that well-behaved clients get every line. Exit status 0 when
+    /// every case passed, 1 when some failed, 2 when it could not run.
+    Soak {
+        /// The server to soak.
+        #[arg(long, value_name = "EXE")]
+        server: PathBuf,
+        /// Run only this case (repeatable): fd-flood, long-lines, binary,
+        /// resets, churn, slowloris, slow-consumer.
+        #[arg(long = "case", value_name = "NAME")]
+        cases: Vec<String>,
+        /// human, or json (one object).
+        #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+        format: String,
+    },
     /// Grades every crate in a folder (one subfolder per student) into a
     /// gradebook CSV and one JSON report per submission. Exit status 0 when
     /// every submission was graded, 2 when some could not be.
@@ -116,6 +132,21 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::ReferenceServer { args }) => reference_server(&args),
         Some(Command::ReferenceClient { args }) => reference_client(&args),
+        Some(Command::Soak {
+            server,
+            cases,
+            format,
+        }) => {
+            let code = match soak(server, &cases, &format) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("grader: {err:#}");
+                    ExitCode::from(2)
+                }
+            };
+            sandbox::cleanup();
+            code
+        }
         Some(Command::Batch {
             submissions,
             reports,
@@ -176,6 +207,47 @@ fn exit_with(result: io::Result<()>, what: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn soak(server: PathBuf, cases: &[String], format: &str) -> anyhow::Result<ExitCode> {
+    for name in cases {
+        if !grader::soak::CASES.iter().any(|case| case.name == name) {
+            bail!("no soak case is called {name:?}");
+        }
+    }
+    sandbox::install().context("prepare to contain the server")?;
+    let config = Config {
+        server: Some(absolute(server)?),
+        client: None,
+        reference: std::env::current_exe().context("find the grader's own executable")?,
+        step: Duration::from_secs(5),
+        check_limit: Duration::from_secs(40),
+        limits: Limits::SUBMISSION,
+    };
+    let live = io::stderr().is_terminal();
+    let results = grader::soak::run(config, cases, &|result| {
+        if live {
+            let mark = if result.failure.is_none() {
+                "PASS"
+            } else {
+                "FAIL"
+            };
+            eprintln!("{mark}  {} ({:.1} s)", result.name, result.seconds);
+        }
+    });
+    if format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&grader::soak::json(&results))?
+        );
+    } else {
+        print!("{}", grader::soak::human(&results));
+    }
+    Ok(if results.iter().all(|r| r.failure.is_none()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn batch(
