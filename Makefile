@@ -56,6 +56,11 @@ flake:
 bench-grader:
 	$(CARGO) test --package grader --test flake -- --ignored --nocapture grading_time
 
+## bench: measure the reference server against a Python one (grader bench, release build) into grader/BENCH.md
+.PHONY: bench
+bench:
+	$(CARGO) test --release --package grader --test bench -- --ignored --nocapture bench_report
+
 ## soak: hostile peers and sustained load against the reference server (release build), each case with its figures
 soak:
 	$(CARGO) build --release --package chat --package grader

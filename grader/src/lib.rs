@@ -18,6 +18,7 @@
 //!   sustained load against a server.
 
 pub mod batch;
+pub mod bench;
 pub mod catalog;
 pub mod checks;
 pub mod model;

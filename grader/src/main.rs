@@ -109,6 +109,12 @@ enum Command {
         #[arg(long, default_value = "human", value_parser = ["human", "json"])]
         format: String,
     },
+    /// Measures a chat server under load: N raw TCP clients, K of them
+    /// sending M lines as fast as it takes them; deliveries per second,
+    /// latency, lost lines, the server's memory and CPU. `--idle N` holds N
+    /// idle connections instead. Exit status 0 when no line was lost, 1 when
+    /// some were, 2 when it could not run.
+    Bench(grader::bench::Args),
     /// Grades every crate in a folder (one subfolder per student) into a
     /// gradebook CSV and one JSON report per submission. Exit status 0 when
     /// every submission was graded, 2 when some could not be.
@@ -147,6 +153,7 @@ fn main() -> ExitCode {
             sandbox::cleanup();
             code
         }
+        Some(Command::Bench(args)) => grader::bench::main(args),
         Some(Command::Batch {
             submissions,
             reports,
