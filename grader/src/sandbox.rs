@@ -66,8 +66,9 @@ pub enum Group {
 /// between fork and exec.
 pub fn contain(command: &mut Command, limits: Limits, group: Group) {
     // SAFETY: the closure runs in the child between fork and exec and only
-    // makes async-signal-safe system calls (setpgid, setrlimit, prctl,
-    // getppid, close_range); it allocates nothing and takes no lock.
+    // makes async-signal-safe calls (setpgid, setrlimit, sigemptyset,
+    // sigprocmask, sigaction, prctl, getppid, close_range); it allocates
+    // nothing and takes no lock.
     unsafe {
         command.pre_exec(move || {
             if group == Group::Own && libc::setpgid(0, 0) != 0 {
@@ -86,6 +87,23 @@ pub fn contain(command: &mut Command, limits: Limits, group: Group) {
             set(libc::RLIMIT_NPROC, limits.processes);
             set(libc::RLIMIT_FSIZE, limits.file_size_bytes);
             set(libc::RLIMIT_CORE, 0);
+            // No signal blocked, every signal at its default action: the
+            // grader blocks SIGINT, SIGTERM and SIGHUP for its own handling,
+            // and Rust ignores SIGPIPE; both would pass on through fork and
+            // exec, and how a submission handles SIGTERM or SIGPIPE is
+            // exactly what is graded.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // The standard signals; glibc keeps the first real-time ones
+            // for itself and refuses to change them.
+            for signal in 1..32 {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    let mut action: libc::sigaction = std::mem::zeroed();
+                    action.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(signal, &action, std::ptr::null_mut());
+                }
+            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             // The grader may already be gone: then do not start at all.
             if libc::getppid() == 1 {

@@ -360,6 +360,25 @@ impl Stream {
         text
     }
 
+    /// Waits until the stream ends or `until` passes, consuming nothing;
+    /// returns whether it ended.
+    pub fn wait_ended(&self, until: Instant) -> bool {
+        let mut state = self.lock();
+        while state.ended.is_none() {
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
     /// How many bytes arrived in all.
     pub fn total(&self) -> u64 {
         self.lock().total

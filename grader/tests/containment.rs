@@ -71,6 +71,31 @@ fn only_test_output(report: &serde_json::Value) -> String {
 }
 
 #[test]
+fn a_submission_starts_with_no_signal_blocked_or_ignored() {
+    // The grader blocks SIGINT, SIGTERM and SIGHUP for itself, and Rust
+    // ignores SIGPIPE: none of that may reach the submission, whose own
+    // handling of those signals is graded.
+    let (_, _, report) = grade_one_check(&hostile("signals.sh"), &marker("signals"));
+    let text = only_test_output(&report);
+    // The standard signals, 1 to 31, are the low 31 bits of each mask.
+    for field in ["SigBlk", "SigIgn"] {
+        let mask = text
+            .lines()
+            .find_map(|line| {
+                line.split_once(&format!("{field}:\\t"))
+                    .map(|(_, hex)| hex.trim())
+            })
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .unwrap_or_else(|| panic!("no {field} in the transcript:\n{text}"));
+        assert_eq!(
+            mask & 0x7fff_ffff,
+            0,
+            "{field} {mask:#x}: a standard signal was passed on"
+        );
+    }
+}
+
+#[test]
 fn a_server_that_escapes_its_process_group_is_still_stopped() {
     let marker = marker("escape");
     let (output, _, report) = grade_one_check(&hostile("escape.py"), &marker);

@@ -37,10 +37,11 @@ fn proc_error(err: std::io::Error) -> Failure {
 pub fn ready(s: &Session) -> Outcome {
     let server = s.server()?;
     // The line is printed once the server listens: connecting works at once,
-    // and the server accepts (the join notice proves it).
+    // and the server serves (B's line reaches A).
     let a = s.peer(server.port)?;
-    let b = s.peer(server.port)?;
-    a.expect_join(&b)
+    let mut b = s.peer(server.port)?;
+    b.send("hi\n")?;
+    a.expect_after_notices(&format!("{} hi", b.tag))
 }
 
 pub fn join(s: &Session) -> Outcome {
@@ -81,9 +82,8 @@ pub fn tag(s: &Session) -> Outcome {
             ..PeerOptions::default()
         },
     )?;
-    observer.expect_join(&from_two)?;
     from_two.send("from another address\n")?;
-    observer.expect_from(&from_two, "from another address")
+    observer.expect_after_notices(&format!("{} from another address", from_two.tag))
 }
 
 pub fn empty_and_cr(s: &Session) -> Outcome {
@@ -265,7 +265,7 @@ const AHEAD: usize = 256;
 pub fn slow_consumer(s: &Session) -> Outcome {
     let server = s.server()?;
     let mut peers = s.peers(server.port, 2)?;
-    let slow = s.peer_with(
+    let mut slow = s.peer_with(
         server.port,
         PeerOptions {
             receive_buffer: Some(4096),
@@ -273,8 +273,10 @@ pub fn slow_consumer(s: &Session) -> Outcome {
             ..PeerOptions::default()
         },
     )?;
-    peers[0].expect_join(&slow)?;
-    peers[1].expect_join(&slow)?;
+    // Barrier: C's line reaches A and B, so C is in the chat.
+    slow.send("hello\n")?;
+    peers[0].expect_after_notices(&format!("{} hello", slow.tag))?;
+    peers[1].expect_after_notices(&format!("{} hello", slow.tag))?;
     // 8 MiB: far more than the 1 MiB limit plus what the kernel buffers for
     // C (about 3 MB on loopback). A server that blocks on C stops passing
     // A's lines to B; one that keeps everything for C never drops it.
@@ -411,11 +413,12 @@ pub fn fd_leak(s: &Session) -> Outcome {
     Ok(())
 }
 
-/// A peer connects and leaves; `watcher` sees both, so the server is done
-/// with it.
+/// A peer connects, says hello and leaves; `watcher` sees its line and its
+/// leave, so the server is done with it.
 fn visit(s: &Session, watcher: &Peer<'_>, port: u16) -> Outcome {
-    let visitor = s.peer(port)?;
-    watcher.expect_join(&visitor)?;
+    let mut visitor = s.peer(port)?;
+    visitor.send_quietly(b"hello\n")?;
+    watcher.expect_after_notices(&format!("{} hello", visitor.tag))?;
     let tag = visitor.tag.clone();
     visitor.close();
     watcher.expect_line(format!("{tag} (disconnected)"))
