@@ -230,7 +230,7 @@ pub fn run(args: &Args) -> Result<bool, Error> {
         Some(idle) => {
             let result = idle_run(&server, &shown, idle, nofile, args)?;
             print(args.format, &result, report::idle_human)?;
-            Ok(result.served_line && result.connected == result.connections)
+            Ok(result.passed())
         }
         None => {
             let result = throughput_run(&server, &shown, args, nofile)?;
@@ -450,6 +450,7 @@ fn own_cpu() -> Duration {
 
 /// Connects clients in batches until `load` has `total`, each batch only
 /// once the server has let the previous ones in, as `admitted` tells.
+/// Returns `Ended::Done` once all are in, or why it stopped short.
 fn connect_all(
     load: &mut Load,
     server: &BenchServer,
@@ -458,7 +459,7 @@ fn connect_all(
     admitted: &dyn Fn(&Load) -> bool,
     until: Instant,
     progress: &mut dyn FnMut(&Load),
-) -> Result<(), Error> {
+) -> Result<Ended, Error> {
     while load.clients() < total {
         let batch = BATCH.min(total - load.clients());
         for _ in 0..batch {
@@ -470,22 +471,27 @@ fn connect_all(
             .run_until(until, None, admitted, TICK, progress)
             .doing(|| "wait for the server to admit the clients".into())?;
         if ended != Ended::Done {
-            let why = match ended {
-                Ended::AllClosed => "it closed every connection".to_owned(),
-                _ if server.exited() => "it exited".to_owned(),
-                _ => "in time".to_owned(),
-            };
-            return Err(Error::Server(format!(
-                "the server did not announce every client that connected ({} of {} clients \
-                 connected; {} join notices seen): {why}; its stderr: {}",
-                load.clients(),
-                total,
-                load.joins_total(),
-                last_lines(&server.stderr)
-            )));
+            return Ok(ended);
         }
     }
-    Ok(())
+    Ok(Ended::Done)
+}
+
+/// The error of a run whose clients the server did not all let in.
+fn not_admitted(load: &Load, server: &BenchServer, total: usize, ended: Ended) -> Error {
+    let why = match ended {
+        Ended::AllClosed => "it closed every connection".to_owned(),
+        _ if server.exited() => "it exited".to_owned(),
+        _ => "in time".to_owned(),
+    };
+    Error::Server(format!(
+        "the server did not announce every client that connected ({} of {} clients \
+         connected; {} join notices seen): {why}; its stderr: {}",
+        load.clients(),
+        total,
+        load.joins_total(),
+        last_lines(&server.stderr)
+    ))
 }
 
 /// The throughput run.
@@ -518,7 +524,7 @@ fn throughput_run(
             show_progress(&format!("connected {} of {n} clients", load.clients()));
         }
     };
-    connect_all(
+    let ended = connect_all(
         &mut load,
         server,
         n,
@@ -527,6 +533,9 @@ fn throughput_run(
         setup_until,
         &mut connecting,
     )?;
+    if ended != Ended::Done {
+        return Err(not_admitted(&load, server, n, ended));
+    }
     let cpu_before = server.cpu_ms()?;
     let own_before = own_cpu();
     load.start_sending().doing(|| "start the senders".into())?;
@@ -613,7 +622,9 @@ fn idle_run(
     };
     // Client 0, the observer, has seen a join for every client after it.
     let admitted = |load: &Load| load.joins(0) + 1 >= load.clients() as u64;
-    connect_all(
+    // A server too slow to let them all in by the deadline is a result
+    // (how many it took, what it used), not a bench that could not run.
+    let mut ended = connect_all(
         &mut load,
         server,
         idle + 1,
@@ -622,23 +633,49 @@ fn idle_run(
         until,
         &mut connecting,
     )?;
-    let connected = load.open().saturating_sub(1);
+    // Those the observer saw join and whose connection is still open.
+    let connected = (load.joins(0) as usize)
+        .min(load.open().saturating_sub(1))
+        .min(idle);
     let connect_time = started.elapsed();
-    // Then let the server finish sending the join notices to everyone (idle
-    // client i gets one from each client after it), so that it is idle.
-    let c = load.clients() as u64;
-    let notices = (c - 1) * (c - 2) / 2;
-    let drained = |load: &Load| load.lines_total() >= notices + (c - 1);
-    let ended = load
-        .run_until(until, None, &drained, TICK, &mut connecting)
-        .doing(|| "receive the join notices".into())?;
+    if ended == Ended::Done {
+        // Let the server finish sending the join notices to everyone (idle
+        // client i gets one from each client after it), so that it is idle.
+        let c = load.clients() as u64;
+        let notices = (c - 1) * (c - 2) / 2 + (c - 1);
+        let drained = |load: &Load| load.lines_total() >= notices;
+        ended = load
+            .run_until(until, None, &drained, TICK, &mut connecting)
+            .doing(|| "receive the join notices".into())?;
+        if ended != Ended::Done && format == Format::Human {
+            clear_progress();
+            eprintln!(
+                "grader bench: the clients received {} of the {notices} join notices",
+                load.lines_total(),
+            );
+        }
+    }
     clear_progress();
-    if ended != Ended::Done && format == Format::Human {
+    if server.exited() {
         eprintln!(
-            "grader bench: the clients received {} of the {} join notices",
-            load.lines_total(),
-            notices + c - 1
+            "grader bench: the server exited; its stderr: {}",
+            last_lines(&server.stderr)
         );
+        return Ok(Idle {
+            server: shown.to_owned(),
+            mode: "idle",
+            connections: idle,
+            connected: 0,
+            server_rss_kib: 0,
+            server_peak_rss_kib: 0,
+            server_cpu_s: 0.0,
+            idle_cpu_s: 0.0,
+            idle_window_s: 0.0,
+            connect_s: connect_time.as_secs_f64(),
+            served_line: false,
+            ended: "server exited",
+            nofile,
+        });
     }
     let cpu_connecting = server.cpu_ms()?.saturating_sub(cpu_before);
     let rss = status_kib(server.pid(), "VmRSS:")?;
@@ -668,6 +705,7 @@ fn idle_run(
         idle_window_s: IDLE_WINDOW.as_secs_f64(),
         connect_s: connect_time.as_secs_f64(),
         served_line: load.probe_seen(),
+        ended: ended.as_str(),
         nofile,
     })
 }
