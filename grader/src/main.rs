@@ -62,6 +62,18 @@ struct GradeArgs {
     /// How many checks run at once.
     #[arg(long, default_value_t = 8, value_name = "N")]
     jobs: usize,
+    /// Multiplies every deadline (5 s per step, 40 s per check), for slow
+    /// or crowded machines. A correct submission never waits for a
+    /// deadline, so only failing checks take longer.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = parse_scale)]
+    timeout_scale: f64,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if (0.5..=20.0).contains(&scale) => Ok(scale),
+        _ => Err(format!("not a factor between 0.5 and 20: {text}")),
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,8 +333,8 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
         server: None,
         client: None,
         reference,
-        step: Duration::from_secs(5),
-        check_limit: Duration::from_secs(40),
+        step: Duration::from_secs(5).mul_f64(args.timeout_scale),
+        check_limit: Duration::from_secs(40).mul_f64(args.timeout_scale),
         limits: Limits::SUBMISSION,
     };
     let mut build_failure = None;

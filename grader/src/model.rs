@@ -17,7 +17,9 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 3] = [Part::Wrapper, Part::Server, Part::Client];
+    /// In the order of the lab: the wrapper, then the client, then the
+    /// server.
+    pub const ALL: [Part; 3] = [Part::Wrapper, Part::Client, Part::Server];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -357,6 +357,9 @@ impl Stream {
         if let Some(why) = &state.ended {
             text.push_str(&format!("\n[{why}]"));
         }
+        // A rendered block of lines; an unfinished last line of the stream
+        // itself is marked `[no newline]` inside it.
+        text.push('\n');
         text
     }
 

@@ -23,6 +23,23 @@ fn generate_skeleton(out: &Path) {
     assert!(status.success(), "the skeleton generator failed");
 }
 
+/// Sets every file under `dir` to a time long past.
+fn age(dir: &Path) {
+    let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+    for entry in fs::read_dir(dir).expect("list a folder") {
+        let path = entry.expect("a folder entry").path();
+        if path.is_dir() {
+            age(&path);
+        } else {
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_modified(past))
+                .expect("age a file");
+        }
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create a folder");
     for entry in fs::read_dir(from).expect("list a folder") {
@@ -43,14 +60,18 @@ fn a_folder_of_submissions_becomes_a_gradebook() {
     let work = kit_root().join("target").join("batch-test");
     let submissions = work.join("submissions");
     let _ = fs::remove_dir_all(&submissions);
-    // A student who finished: the skeleton with the solution's sources.
+    // A student who has not started, graded first.
     generate_skeleton(&submissions.join("ada"));
+    // A student who finished: the skeleton with the solution's sources,
+    // files older than ada's build. In the one worker's shared build folder,
+    // cargo would take ada's binaries as up to date for brian: the grader
+    // must not let it.
+    generate_skeleton(&submissions.join("brian"));
     copy_dir(
         &kit_root().join("solution/src"),
-        &submissions.join("ada/src"),
+        &submissions.join("brian/src"),
     );
-    // A student who has not started.
-    generate_skeleton(&submissions.join("brian"));
+    age(&submissions.join("brian"));
     // A folder that is not a crate.
     fs::create_dir_all(submissions.join("carol")).expect("create a folder");
 
@@ -60,6 +81,7 @@ fn a_folder_of_submissions_becomes_a_gradebook() {
         .arg(&submissions)
         .arg("--reports")
         .arg(&reports)
+        .args(["--jobs", "1"])
         .output()
         .expect("run the grader");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -81,16 +103,17 @@ fn a_folder_of_submissions_becomes_a_gradebook() {
         .collect();
     assert_eq!(rows.len(), 4, "{gradebook}");
     assert_eq!(&rows[0][..3], ["submission", "score", "max_score"]);
-    assert_eq!(&rows[1][..3], ["ada", "100", "100"], "{gradebook}");
-    assert_eq!(&rows[2][..3], ["brian", "0", "100"], "{gradebook}");
+    assert_eq!(&rows[1][..3], ["ada", "0", "100"], "{gradebook}");
+    assert_eq!(&rows[2][..3], ["brian", "100", "100"], "{gradebook}");
     assert_eq!(&rows[3][..3], ["carol", "", ""], "{gradebook}");
     assert_eq!(rows[3].last(), Some(&"no Cargo.toml"));
     for row in &rows {
         assert_eq!(row.len(), rows[0].len(), "{gradebook}");
     }
     // Each graded submission has its Gradescope-shaped report.
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(reports.join("ada.json")).expect("ada's report"))
-            .expect("JSON");
+    let report: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(reports.join("brian.json")).expect("brian's report"),
+    )
+    .expect("JSON");
     assert_eq!(report["score"], 100);
 }

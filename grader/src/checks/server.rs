@@ -35,13 +35,11 @@ fn proc_error(err: std::io::Error) -> Failure {
 }
 
 pub fn ready(s: &Session) -> Outcome {
+    // The line is printed once the server listens: a client can connect at
+    // once, without retrying. (Serving it is what the other checks test.)
     let server = s.server()?;
-    // The line is printed once the server listens: connecting works at once,
-    // and the server serves (B's line reaches A).
-    let a = s.peer(server.port)?;
-    let mut b = s.peer(server.port)?;
-    b.send("hi\n")?;
-    a.expect_after_notices(&format!("{} hi", b.tag))
+    s.peer(server.port)?;
+    Ok(())
 }
 
 pub fn join(s: &Session) -> Outcome {

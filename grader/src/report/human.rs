@@ -146,7 +146,7 @@ PASS   2/2  client/eof              Ctrl-D (end of input) closes the connection 
   check:    200 lines pasted into the terminal at once all arrive, in order
   hint:     TODO 8: handle every line a read returns, and keep an unfinished one for later.
 
-Score: 7/13 (wrapper 2/2, server 3/6, client 2/5); 2 of 5 checks failed in 4.2 s
+Score: 7/13 (wrapper 2/2, client 2/5, server 3/6); 2 of 5 checks failed in 4.2 s
 Next step: fix server/join (TODO 12) first; its hint is in its section above.
 ";
         assert_eq!(text, expected);
@@ -160,7 +160,7 @@ Next step: fix server/join (TODO 12) first; its hint is in its section above.
         assert!(lines[..5].iter().all(|line| line.starts_with("PASS ")));
         assert_eq!(
             lines[5],
-            "Score: 13/13 (wrapper 2/2, server 6/6, client 5/5); all 5 checks passed in 4.2 s"
+            "Score: 13/13 (wrapper 2/2, client 5/5, server 6/6); all 5 checks passed in 4.2 s"
         );
         assert!(!text.contains("Next step"));
     }

@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(
             json["output"],
             json!(
-                "Graded support/. Score: 7/13 (wrapper 2/2, server 3/6, client 2/5); 2 of 5 checks failed.\n\
+                "Graded support/. Score: 7/13 (wrapper 2/2, client 2/5, server 3/6); 2 of 5 checks failed.\n\
                  Next step: fix server/join (TODO 12) first; its hint is in the output of that test."
             )
         );
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(
             json["output"],
             json!(
-                "Graded support/. Score: 13/13 (wrapper 2/2, server 6/6, client 5/5); all 5 checks passed."
+                "Graded support/. Score: 13/13 (wrapper 2/2, client 5/5, server 6/6); all 5 checks passed."
             )
         );
     }

@@ -855,11 +855,11 @@ hint:     TODO 12: broadcast `[TAG] (connected)` before inserting the new client
         let report = sample::report();
         assert_eq!(
             score_line(&report),
-            "Score: 7/13 (wrapper 2/2, server 3/6, client 2/5); 2 of 5 checks failed."
+            "Score: 7/13 (wrapper 2/2, client 2/5, server 3/6); 2 of 5 checks failed."
         );
         assert_eq!(
             score_line(&sample::all_passed()),
-            "Score: 13/13 (wrapper 2/2, server 6/6, client 5/5); all 5 checks passed."
+            "Score: 13/13 (wrapper 2/2, client 5/5, server 6/6); all 5 checks passed."
         );
     }
 
