@@ -157,3 +157,30 @@ pub fn cpu_ms_while_idle(pid: u32, window: Duration) -> io::Result<u64> {
     thread::sleep(window);
     Ok(cpu_ms(pid)?.saturating_sub(before))
 }
+
+/// How long, in milliseconds, `pid` is busy during `window` while the
+/// grader sends it nothing: running on a CPU *or waiting for one* (the
+/// first two fields of each thread's `/proc/PID/task/TID/schedstat`). A
+/// process that spins is busy the whole window however loaded the machine
+/// is, where its CPU time alone shrinks with its share of the CPUs; an idle
+/// one is busy for none of it. Falls back to CPU time without schedstat.
+/// A measurement over a fixed time, not a way to wait for an event.
+pub fn busy_ms_while_idle(pid: u32, window: Duration) -> io::Result<u64> {
+    let Ok(before) = busy_ns(pid) else {
+        return cpu_ms_while_idle(pid, window);
+    };
+    thread::sleep(window);
+    Ok(busy_ns(pid)?.saturating_sub(before) / 1_000_000)
+}
+
+fn busy_ns(pid: u32) -> io::Result<u64> {
+    let mut total = 0;
+    for task in fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = fs::read_to_string(task?.path().join("schedstat"))?;
+        let mut fields = stat
+            .split_whitespace()
+            .map(|f| f.parse::<u64>().unwrap_or(0));
+        total += fields.next().unwrap_or(0) + fields.next().unwrap_or(0);
+    }
+    Ok(total)
+}

@@ -177,7 +177,17 @@ impl Session {
 
     /// Connects a new raw TCP peer with the given options.
     pub fn peer_with(&self, port: u16, options: PeerOptions) -> Result<Peer<'_>, Failure> {
-        let name = self.next_peer_name();
+        self.peer_named(port, &self.next_peer_name(), options)
+    }
+
+    /// Connects a new raw TCP peer called `name`.
+    pub fn peer_named(
+        &self,
+        port: u16,
+        name: &str,
+        options: PeerOptions,
+    ) -> Result<Peer<'_>, Failure> {
+        let name = name.to_owned();
         let stream = connect(port, options, self.until()).map_err(|err| {
             self.fail(format!(
                 "{name} could not connect to port {port} from {}: {err}",
@@ -204,41 +214,42 @@ impl Session {
     }
 
     /// Connects `count` peers, each known to be in the chat before the next
-    /// connects, then drains what setting them up sent them: the checks
+    /// connects, and drains what setting them up sent them: the checks
     /// start from clean inboxes.
     ///
-    /// The barrier relies on broadcasting alone, not on join notices (so a
-    /// server that forgets those loses only the check about them): each
-    /// newcomer says `hello`, and every earlier peer waits for it. The server
-    /// is single-threaded and read that line after accepting the newcomer, so
-    /// the newcomer is in the chat. Join notices on the way are skipped; so
-    /// are any after the last hello, thanks to a last line from A that every
-    /// other peer waits for.
-    pub fn peers(&self, port: u16, count: usize) -> Result<Vec<Peer<'_>>, Failure> {
+    /// The barriers rely on broadcasting alone, so a server that forgets
+    /// join notices, or also sends a line back to its sender, loses only the
+    /// checks about that. Each newcomer says `hello`, and the earlier peers
+    /// wait for it: the server is single-threaded and read that line after
+    /// accepting the newcomer, so the newcomer is in the chat. Then one more
+    /// peer, `sync`, says `ready`, and every peer drops whatever came before
+    /// it (join notices, a wrong echo of its own hello). `sync` stays
+    /// connected and silent for the rest of the check, unread, so that no
+    /// notice about it reaches the others.
+    pub fn peers(&self, port: u16, count: usize) -> Result<Peers<'_>, Failure> {
+        self.step(format!(
+            "{count} peers connect, each saying \"hello\" once the earlier ones got the previous hello; \
+             then a silent peer `sync` says \"ready\" and every peer drops what came before"
+        ));
         let mut peers: Vec<Peer<'_>> = Vec::with_capacity(count);
-        if count > 1 {
-            self.step(format!(
-                "{count} peers connect; each says \"hello\", and the earlier ones wait for it"
-            ));
-        }
         for _ in 0..count {
             let mut newcomer = self.peer(port)?;
             if !peers.is_empty() {
                 newcomer.send_quietly(b"hello\n")?;
                 for peer in &peers {
-                    peer.expect_after_notices(&format!("{} hello", newcomer.tag))?;
+                    peer.expect_eventually(&format!("{} hello", newcomer.tag))?;
                 }
             }
             peers.push(newcomer);
         }
-        if count > 1 {
-            peers[0].send_quietly(b"ready\n")?;
-            let ready = format!("{} ready", peers[0].tag);
-            for peer in &peers[1..] {
-                peer.expect_after_notices(&ready)?;
-            }
+        let mut sync = self.peer_named(port, "sync", PeerOptions::default())?;
+        sync.send_quietly(b"ready\n")?;
+        let ready = format!("{} ready", sync.tag);
+        for peer in &peers {
+            peer.expect_eventually(&ready)?;
         }
-        Ok(peers)
+        sync.inbox().transcript_only();
+        Ok(Peers { peers, _sync: sync })
     }
 
     /// Starts a program with pipes for its standard streams, contained.
@@ -260,6 +271,35 @@ impl Session {
             stderr: self.watch(format!("{name}'s stderr"), stderr),
             process,
         })
+    }
+}
+
+/// The peers of a check, set up by [`Session::peers`]; indexes and slices
+/// like a `Vec<Peer>`. The silent `sync` peer of the setup lives as long.
+#[derive(Debug)]
+pub struct Peers<'s> {
+    peers: Vec<Peer<'s>>,
+    _sync: Peer<'s>,
+}
+
+impl<'s> std::ops::Deref for Peers<'s> {
+    type Target = Vec<Peer<'s>>;
+    fn deref(&self) -> &Self::Target {
+        &self.peers
+    }
+}
+
+impl<'a, 's> IntoIterator for &'a Peers<'s> {
+    type Item = &'a Peer<'s>;
+    type IntoIter = std::slice::Iter<'a, Peer<'s>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.peers.iter()
+    }
+}
+
+impl std::ops::DerefMut for Peers<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.peers
     }
 }
 
@@ -440,6 +480,14 @@ impl<'s> Peer<'s> {
     /// Waits for the next line and checks it is `[OTHER] text`.
     pub fn expect_from(&self, other: &Peer<'_>, text: &str) -> Outcome {
         self.expect_line(format!("{} {text}", other.tag))
+    }
+
+    /// Waits for `line`, whatever comes before it (for setting up, where
+    /// nothing else is being checked).
+    pub fn expect_eventually(&self, line: &str) -> Outcome {
+        let until = self.session.until();
+        while self.inbox().next_line(until)? != line.as_bytes() {}
+        Ok(())
     }
 
     /// Waits for `line`, skipping join and leave notices on the way (when

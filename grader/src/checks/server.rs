@@ -203,12 +203,11 @@ pub fn reset(s: &Session) -> Outcome {
     if !stuck_gone {
         peers[1].expect_line(format!("{stuck_tag} (disconnected)"))?;
     }
-    // C resets too, with nothing queued.
+    // C resets too, with nothing queued. (B, which sent nothing, reads the
+    // notices: what a sender itself receives is other checks' business.)
     let resetter = peers.remove(2);
     let tag = resetter.tag.clone();
     resetter.reset();
-    peers[0].expect_line(format!("{stuck_tag} (disconnected)"))?;
-    peers[0].expect_line(format!("{tag} (disconnected)"))?;
     peers[1].expect_line(format!("{tag} (disconnected)"))?;
     peers[0].send("still here\n")?;
     peers[1].expect_from(&peers[0], "still here")?;
@@ -372,16 +371,16 @@ pub fn idle_cpu(s: &Session) -> Outcome {
     let server = s.server()?;
     let _peers = s.peers(server.port, 3)?;
     s.step(format!(
-        "measure the server's CPU time for {IDLE_WINDOW:?} while nothing happens"
+        "measure for {IDLE_WINDOW:?}, while nothing happens, how long the server runs or waits to run"
     ));
-    let used = procfs::cpu_ms_while_idle(server.pid(), IDLE_WINDOW).map_err(proc_error)?;
+    let used = procfs::busy_ms_while_idle(server.pid(), IDLE_WINDOW).map_err(proc_error)?;
     if used > IDLE_CPU_MS {
         return Err(Failure {
             summary:
                 "the idle server used CPU: it polls or spins instead of sleeping in epoll_wait"
                     .into(),
-            expected: Some(format!("at most {IDLE_CPU_MS} ms in {IDLE_WINDOW:?}")),
-            seen: Some(format!("{used} ms")),
+            expected: Some(format!("busy at most {IDLE_CPU_MS} ms of {IDLE_WINDOW:?}")),
+            seen: Some(format!("busy {used} ms (running, or waiting for a CPU)")),
             ..Failure::default()
         });
     }

@@ -85,6 +85,26 @@ impl Inbox {
         line
     }
 
+    /// Waits for the next line; `None` if the stream ends before one.
+    pub fn try_next_line(&self) -> Option<Vec<u8>> {
+        let mut ended_early = false;
+        let mut line = self.take_when("a line or the end", |unread, ended| {
+            match find_newline(unread) {
+                Some(end) => Look::Take(end + 1),
+                None if ended => {
+                    ended_early = true;
+                    Look::Take(0)
+                }
+                None => Look::Wait,
+            }
+        });
+        if ended_early {
+            return None;
+        }
+        line.pop();
+        Some(line)
+    }
+
     /// Waits for the next line and checks that it is `expected`.
     #[track_caller]
     pub fn expect_line(&self, expected: impl AsRef<[u8]>) {

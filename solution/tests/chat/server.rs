@@ -9,6 +9,7 @@ use std::thread;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+use crate::inbox::Inbox;
 use crate::peer::{Options, Peer};
 use crate::procfs;
 use crate::procs::{Server, describe_status, server_exe};
@@ -49,11 +50,37 @@ fn port_0_prints_the_readiness_line_with_the_real_port() {
 
 #[test]
 fn the_server_listens_on_the_port_it_is_given() {
-    let port = crate::peer::closed_port();
-    let mut command = std::process::Command::new(server_exe());
-    command.arg(port.to_string());
-    let server = Server::start_with(&mut command);
-    assert_eq!(server.port(), port);
+    // A port that was free a moment ago may be taken by another test's
+    // connection before the server binds it: then the server says so and
+    // exits 1, and we try another port.
+    for _ in 0..5 {
+        let port = crate::peer::closed_port();
+        let mut child = std::process::Command::new(server_exe())
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let stdout = Inbox::spawn("server stdout", child.stdout.take().expect("piped"));
+        let stderr = Inbox::spawn("server stderr", child.stderr.take().expect("piped"));
+        let line = stdout.try_next_line();
+        let _ = child.kill();
+        let _ = child.wait();
+        match line {
+            Some(line) => {
+                assert_eq!(
+                    String::from_utf8_lossy(&line),
+                    format!("listening on 0.0.0.0:{port}")
+                );
+                return;
+            }
+            None => {
+                let why = String::from_utf8_lossy(&stderr.rest_until_end()).into_owned();
+                assert!(why.contains("in use"), "the server did not start: {why}");
+            }
+        }
+    }
+    panic!("five free ports in a row were taken before the server could bind them");
 }
 
 #[test]
