@@ -436,9 +436,12 @@ fn machine() -> String {
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
-        .map_or("unknown".to_owned(), |m| m.trim().to_owned());
+        .and_then(|m| m.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or("unknown".to_owned(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
     format!(
-        "- CPU: {model}, {} cores (`nproc`)\n- memory: {memory}\n- kernel: {}\n- {}\n",
+        "- CPU: {model}, {} cores (`nproc`)\n- memory: {memory}\n- kernel: {}\n- {}",
         command_output("nproc", &[]),
         command_output("uname", &["-sr"]),
         command_output("rustc", &["--version"]),
@@ -601,7 +604,9 @@ fn bench_report() {
          in all) in a sweep every 100 ms. Then the server's memory, its CPU while connecting and \
          over 1 s of idleness, and whether a line one client sends still reaches another. The \
          grader raises its own RLIMIT_NOFILE soft limit to the hard limit, and gives the server \
-         N + 64 descriptors.\n"
+         N + 64 descriptors. Each run may take --timeout {IDLE_TIMEOUT} s: `(deadline)` after \
+         the count of connected clients means the server had not let every client in (and sent \
+         every join notice) by then, and the other figures are from that moment.\n"
     );
     let _ = writeln!(
         doc,

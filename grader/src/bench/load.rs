@@ -258,9 +258,7 @@ struct Tally {
     next: Vec<u64>,
     // Per client.
     joins: Vec<u64>,
-    leaves: Vec<u64>,
     lines: Vec<u64>,
-    delivered: Vec<u64>,
     // In all.
     joins_total: u64,
     lines_total: u64,
@@ -303,7 +301,9 @@ impl Tally {
                 self.joins[receiver] += 1;
                 self.joins_total += 1;
             }
-            b"(disconnected)" => self.leaves[receiver] += 1,
+            // A leave notice is protocol, not corruption; the client it
+            // names counts as disconnected when its own connection closes.
+            b"(disconnected)" => {}
             _ => self.record_message(receiver, line, tag, text, now_ns),
         }
     }
@@ -344,7 +344,6 @@ impl Tally {
             return self.corrupt(line);
         }
         self.deliveries += 1;
-        self.delivered[receiver] += 1;
         self.last_delivery_ns = now;
         self.latency.record(now.saturating_sub(sent_ns));
         let pair = receiver * self.senders + sender;
@@ -528,10 +527,6 @@ impl Histogram {
         self.max = self.max.max(value);
     }
 
-    pub fn count(&self) -> u64 {
-        self.total
-    }
-
     pub fn max(&self) -> u64 {
         self.max
     }
@@ -571,8 +566,6 @@ pub struct Outcome {
     pub first_corrupt: Option<Vec<u8>>,
     /// Clients whose connection the server closed during the run.
     pub closed: usize,
-    /// `(disconnected)` notices received during the run.
-    pub leaves: u64,
     pub latency: Histogram,
     /// From the first send to the last delivery.
     pub window: Duration,
@@ -602,8 +595,6 @@ pub struct Load {
     buf: Box<[u8]>,
     /// Timestamps in lines are nanoseconds since this instant.
     clock: Instant,
-    /// When the measured run started (the first send).
-    started_ns: u64,
     /// The last time a byte was sent or received.
     last_activity: Instant,
     open: usize,
@@ -653,9 +644,7 @@ impl Load {
                 seen: Vec::new(),
                 next: Vec::new(),
                 joins: Vec::new(),
-                leaves: Vec::new(),
                 lines: Vec::new(),
-                delivered: Vec::new(),
                 joins_total: 0,
                 lines_total: 0,
                 deliveries: 0,
@@ -671,7 +660,6 @@ impl Load {
             },
             buf: vec![0; READ_BUF].into_boxed_slice(),
             clock: Instant::now(),
-            started_ns: 0,
             last_activity: Instant::now(),
             open: 0,
             closed_while_sending: 0,
@@ -716,12 +704,7 @@ impl Load {
                 partial: Vec::new(),
             });
             self.tally.tags.push(tag.into_boxed_slice());
-            for counter in [
-                &mut self.tally.joins,
-                &mut self.tally.leaves,
-                &mut self.tally.lines,
-                &mut self.tally.delivered,
-            ] {
+            for counter in [&mut self.tally.joins, &mut self.tally.lines] {
                 counter.push(0);
             }
             self.open += 1;
@@ -751,11 +734,6 @@ impl Load {
     /// Bench lines delivered so far.
     pub fn deliveries(&self) -> u64 {
         self.tally.deliveries
-    }
-
-    /// Lines received that are not what the bench expects, and the first.
-    pub fn corrupt(&self) -> (u64, Option<&[u8]>) {
-        (self.tally.corrupt, self.tally.first_corrupt.as_deref())
     }
 
     /// Clients whose connection is still open.
@@ -812,7 +790,6 @@ impl Load {
             )?;
         }
         self.clock = Instant::now();
-        self.started_ns = 0;
         self.last_activity = Instant::now();
         self.sending = true;
         // Each sender writes what it may now; what the socket does not take
@@ -1106,7 +1083,8 @@ impl Load {
 
     /// The tally of the measured run.
     pub fn outcome(&self, ended: Ended) -> Outcome {
-        let window_ns = self.tally.last_delivery_ns.saturating_sub(self.started_ns);
+        // The clock restarted at the first send.
+        let window_ns = self.tally.last_delivery_ns;
         Outcome {
             deliveries: self.tally.deliveries,
             expected: self.expected(),
@@ -1116,7 +1094,6 @@ impl Load {
             corrupt: self.tally.corrupt,
             first_corrupt: self.tally.first_corrupt.clone(),
             closed: self.closed_while_sending,
-            leaves: self.tally.leaves.iter().sum(),
             latency: self.tally.latency.clone(),
             window: Duration::from_nanos(window_ns),
             ended,

@@ -63,6 +63,8 @@ pub struct Throughput {
     /// Lines that were not what any client sent: cut, wrongly tagged,
     /// unparsable, or echoed to their sender.
     pub corrupt: u64,
+    /// The first corrupt line (its first 200 bytes, escaped), if any.
+    pub first_corrupt: Option<String>,
     /// Clients whose connection the server closed during the run.
     pub disconnected: usize,
     pub server_peak_rss_kib: u64,
@@ -118,6 +120,7 @@ impl Throughput {
             duplicated: outcome.duplicated,
             out_of_order: outcome.out_of_order,
             corrupt: outcome.corrupt,
+            first_corrupt: outcome.first_corrupt.as_deref().map(crate::stream::show),
             disconnected: outcome.closed,
             server_peak_rss_kib: server_use.peak_rss_kib,
             server_cpu_s: server_use.cpu.as_secs_f64(),
@@ -234,7 +237,13 @@ pub fn throughput_human(r: &Throughput) -> String {
                 thousands(r.out_of_order)
             ),
         ),
-        ("corrupt", thousands(r.corrupt)),
+        (
+            "corrupt",
+            match &r.first_corrupt {
+                Some(line) => format!("{} (the first: {line})", thousands(r.corrupt)),
+                None => thousands(r.corrupt),
+            },
+        ),
         ("disconnected", r.disconnected.to_string()),
         (
             "server memory",
