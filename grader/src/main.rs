@@ -147,6 +147,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let code = run(cli);
+    if sandbox::interrupted() {
+        // The signal-handling thread is stopping everything and will end
+        // the process with the signal's status: wait for it.
+        loop {
+            std::thread::park();
+        }
+    }
+    code
+}
+
+fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::ReferenceServer { args }) => reference_server(&args),
         Some(Command::ReferenceClient { args }) => reference_client(&args),

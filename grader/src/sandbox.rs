@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::Instant;
@@ -122,6 +123,16 @@ pub fn contain(command: &mut Command, limits: Limits, group: Group) {
     }
 }
 
+/// Set when SIGINT, SIGTERM or SIGHUP arrived: the grader is stopping.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the grader was interrupted. Then the signal-handling thread ends
+/// the process (with status 128 + the signal) once everything is stopped;
+/// the main thread must not end it first with a normal status.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// The process groups started and not yet killed.
 static LIVE: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
 
@@ -175,6 +186,9 @@ pub fn install() -> io::Result<()> {
             let mut signal = 0;
             // SAFETY: `set` is a valid, initialised set; `signal` is writable.
             unsafe { libc::sigwait(&set, &mut signal) };
+            // Raised before anything is killed: a check that fails because its
+            // processes were killed must not let the run end as if graded.
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\ngrader: interrupted: stopping every process it started");
             cleanup();
             std::process::exit(128 + signal);
