@@ -59,9 +59,14 @@ impl Run {
 
 /// Runs `grader bench ARGS`, killed if it takes longer than `limit`.
 fn bench(args: &[&str], limit: Duration) -> Run {
+    bench_with(Path::new(GRADER), args, limit)
+}
+
+/// Runs `GRADER bench ARGS` with a given grader executable.
+fn bench_with(grader: &Path, args: &[&str], limit: Duration) -> Run {
     let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
     let started = Instant::now();
-    let mut command = assert_cmd::Command::new(GRADER);
+    let mut command = assert_cmd::Command::new(grader);
     command.arg("bench").args(&args).timeout(limit);
     let output = command.output().expect("run the grader");
     Run {
@@ -371,9 +376,9 @@ impl Measured {
     }
 }
 
-/// Runs one measurement with JSON output; a run that could not run at all
-/// stops the report.
-fn measure(server: &Measured, extra: &[&str], limit: Duration) -> Value {
+/// Runs one measurement with JSON output (with `grader`, the report's own
+/// copy of the grader); a run that could not run at all stops the report.
+fn measure(grader: &Path, server: &Measured, extra: &[&str], limit: Duration) -> Value {
     let (mut args, _) = server.args();
     // Everything after `--` goes to the server: the bench's options first.
     let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
@@ -382,7 +387,7 @@ fn measure(server: &Measured, extra: &[&str], limit: Duration) -> Value {
     args.extend(["--format".to_owned(), "json".to_owned()]);
     args.extend(tail);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = bench(&args, limit);
+    let run = bench_with(grader, &args, limit);
     eprintln!(
         "{:<10} {:<40} status {:?}, {:.1} s",
         server.name,
@@ -448,6 +453,32 @@ fn machine() -> String {
     )
 }
 
+/// The commit measured, and whether the servers' code differed from it.
+fn source() -> String {
+    let root = manifest_dir().parent().expect("the repository's root");
+    let root = root.to_str().expect("a UTF-8 path");
+    let commit = command_output("git", &["-C", root, "rev-parse", "--short", "HEAD"]);
+    let changed = command_output(
+        "git",
+        &[
+            "-C",
+            root,
+            "status",
+            "--porcelain",
+            "--",
+            "solution",
+            "grader/src",
+        ],
+    );
+    if changed == "unknown" {
+        format!("commit {commit}")
+    } else {
+        format!(
+            "commit {commit}, with uncommitted changes in solution/ or grader/src (not reproducible)"
+        )
+    }
+}
+
 fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
@@ -471,6 +502,17 @@ fn ratio(value: f64, base: f64) -> String {
     }
 }
 
+/// The bench's own CPU time, marked when it had a whole core: then the
+/// load generator, not the server, may be what limits the figures.
+fn bench_cpu_cell(v: &Value) -> String {
+    let (cpu, wall) = (f(v, "bench_cpu_s"), f(v, "wall_s"));
+    if cpu > 0.9 * wall {
+        format!("{cpu:.2} (bench-bound)")
+    } else {
+        format!("{cpu:.2}")
+    }
+}
+
 /// How many idle clients got in, and why not all if not.
 fn connected_cell(v: &Value) -> String {
     let connected = thousands(f(v, "connected"));
@@ -488,6 +530,11 @@ fn bench_report() {
     if cfg!(debug_assertions) {
         panic!("measure a release build: `make bench` (cargo test --release ...)");
     }
+    // Every measurement runs this copy: a build in the same target folder
+    // during the report (cargo test, make soak) would otherwise swap the
+    // reference server under it halfway through.
+    let grader = std::env::temp_dir().join(format!("grader-bench-{}", std::process::id()));
+    std::fs::copy(GRADER, &grader).expect("copy the grader for the report");
     let load_before = load_average();
     let started = Instant::now();
     let mut doc = String::new();
@@ -503,6 +550,7 @@ fn bench_report() {
     for server in SERVERS {
         let _ = writeln!(doc, "- **{}**: {}", server.name, server.about);
     }
+    let _ = writeln!(doc, "- source: {}", source());
     let _ = writeln!(doc, "\n## Machine\n\n{}", machine());
     let _ = writeln!(
         doc,
@@ -526,7 +574,12 @@ fn bench_report() {
         let mut runs: Vec<Vec<Value>> = SERVERS.iter().map(|_| Vec::new()).collect();
         for _ in 0..RUNS {
             for (i, server) in SERVERS.iter().enumerate() {
-                runs[i].push(measure(server, workload.args, Duration::from_secs(600)));
+                runs[i].push(measure(
+                    &grader,
+                    server,
+                    workload.args,
+                    Duration::from_secs(600),
+                ));
             }
         }
         let _ = writeln!(doc, "## {}\n\n{}\n", workload.title, workload.about);
@@ -558,7 +611,7 @@ fn bench_report() {
                 .sum();
             let _ = writeln!(
                 doc,
-                "| {} | {} ({}-{}) | {:.2} | {:.2} | {:.2} | {} | {} | {:.2} | {:.3} s | {:.2} | {:.2} |",
+                "| {} | {} ({}-{}) | {:.2} | {:.2} | {:.2} | {} | {} | {:.2} | {:.3} s | {} | {:.2} |",
                 server.name,
                 thousands(f(m, "deliveries_per_sec")),
                 thousands(low),
@@ -570,7 +623,7 @@ fn bench_report() {
                 thousands(f(m, "server_peak_rss_kib")),
                 f(m, "server_cpu_s"),
                 per_million(m),
-                f(m, "bench_cpu_s"),
+                bench_cpu_cell(m),
                 f(m, "wall_s"),
             );
         }
@@ -618,6 +671,7 @@ fn bench_report() {
         for server in SERVERS.iter().filter(|s| n <= s.max_idle) {
             let n_text = n.to_string();
             let v = measure(
+                &grader,
                 server,
                 &["--idle", &n_text, "--timeout", IDLE_TIMEOUT],
                 Duration::from_secs(900),
@@ -647,6 +701,16 @@ fn bench_report() {
         }
     }
 
+    let load_after = load_average();
+    let _ = writeln!(
+        doc,
+        "\nLoad average (1 min) when the run ended: {load_after:.2}.{}",
+        if load_after > 1.5 {
+            " Other work ran meanwhile: the last rows were measured on a busy machine."
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         doc,
         "\n## Reproduce\n\n    make bench\n\nregenerates this file (about {:.0} minutes here). \
@@ -684,5 +748,6 @@ fn bench_report() {
     );
     let path = manifest_dir().join("BENCH.md");
     std::fs::write(&path, &doc).expect("write BENCH.md");
+    let _ = std::fs::remove_file(&grader);
     eprintln!("wrote {}", path.display());
 }
