@@ -17,10 +17,11 @@
 //! socket cannot take at once stays there, and only then does the server ask
 //! epoll for `EPOLLOUT` on that socket, to hear when there is room again.
 
-use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use libc::c_int;
 
@@ -30,7 +31,7 @@ use crate::protocol::{self, CONNECTED, DISCONNECTED, OUTBOX_LIMIT, push_message}
 use crate::sys::{self, check, with_context};
 use crate::w_epoll::{
     NO_EVENT, event_fd, is_readable, is_writable, w_epoll_add_fd_in, w_epoll_del_fd,
-    w_epoll_update_fd_in, w_epoll_update_fd_inout,
+    w_epoll_update_fd, w_epoll_update_fd_in, w_epoll_update_fd_inout,
 };
 
 /// The most events one `epoll_wait` returns. More stay ready and are
@@ -40,13 +41,28 @@ const MAX_EVENTS: usize = 256;
 /// The size of the buffer every read goes into.
 const READ_BUF_SIZE: usize = 64 * 1024;
 
-/// An outbox keeps at most this much spare capacity once it is empty, so a
-/// burst does not hold memory for the rest of the connection's life.
-const OUTBOX_KEEP: usize = 64 * 1024;
+/// The most connections accepted in one round: a burst of newcomers costs
+/// one round of writes, not one round each, and cannot starve the chat.
+const ACCEPTS_PER_ROUND: usize = 64;
 
-/// How long to wait before trying `accept` again after running out of file
-/// descriptors, in case the descriptors were freed by someone else.
-const ACCEPT_RETRY_MS: c_int = 1000;
+/// How long `epoll_wait` may sleep while accepting or reading is paused: then
+/// the server looks again at whether it can resume, in case what it waits
+/// for (a free descriptor, a client that stopped reading) sends no event.
+const PAUSED_WAIT_MS: c_int = 1000;
+
+/// Flow control: when the clients that are taking bytes fall this far
+/// behind (bytes queued for them in all, or for any one of them), the server
+/// stops reading what clients send, and TCP slows the senders down. It reads
+/// again once they are back under a quarter of that. Without it, a flood of
+/// lines would push readers that are merely slower than the senders past
+/// OUTBOX_LIMIT, and drop them.
+const BEHIND_TOTAL: usize = 4 * 1024 * 1024;
+const BEHIND_ONE: usize = OUTBOX_LIMIT / 2;
+
+/// A client that takes no bytes for this long is stuck, not slow: its queue
+/// does not hold the others back (it grows to OUTBOX_LIMIT, and the client
+/// is dropped).
+const STUCK_AFTER: Duration = Duration::from_secs(1);
 
 /// Runs the server until SIGINT or SIGTERM: binds, prints the readiness line,
 /// then serves. Returns an error if it cannot start, or if the event loop
@@ -86,10 +102,21 @@ struct Server {
     accepting: bool,
     /// The connected clients.
     clients: Clients,
+    /// Whether reading is paused because the clients are too far behind
+    /// (see BEHIND_HIGH); the clients whose EPOLLIN was taken off meanwhile
+    /// are in `paused`.
+    behind: bool,
+    paused: Vec<RawFd>,
     /// Every read goes here; reused, so reading allocates nothing.
     read_buf: Box<[u8]>,
     /// The messages about to be sent to the others, formatted once.
     messages: Vec<u8>,
+    // BEGIN REFERENCE
+    /// Write after every event instead of once per round (set by the
+    /// environment variable CHAT_WRITE_AT_ONCE): for the benchmark that
+    /// shows what batching the writes buys.
+    write_at_once: bool,
+    // END REFERENCE
 }
 
 /// The connected clients, and what the server still has to do for them.
@@ -112,11 +139,17 @@ struct Client {
     tag: String,
     /// The bytes of its line that has not ended yet.
     inbox: LineBuffer,
-    /// Bytes waiting to be written to it, oldest first.
-    outbox: Vec<u8>,
+    /// Bytes waiting to be written to it, oldest first: a ring buffer, so
+    /// taking bytes from its front never moves the rest. It keeps its
+    /// capacity when empty: growing it again costs more than the memory,
+    /// which OUTBOX_LIMIT bounds anyway.
+    outbox: VecDeque<u8>,
     /// Whether its epoll interest includes EPOLLOUT (it should exactly when
     /// the outbox is not empty after a write).
     wants_write: bool,
+    /// When it last took bytes, or its outbox last became non-empty: how
+    /// the server tells a stuck client from a slow one.
+    last_progress: Instant,
 }
 
 impl Server {
@@ -143,8 +176,13 @@ impl Server {
             signals,
             accepting: true,
             clients: Clients::default(),
+            behind: false,
+            paused: Vec::new(),
             read_buf: vec![0; READ_BUF_SIZE].into_boxed_slice(),
             messages: Vec::new(),
+            // BEGIN REFERENCE
+            write_at_once: std::env::var_os("CHAT_WRITE_AT_ONCE").is_some(),
+            // END REFERENCE
         })
     }
 
@@ -155,13 +193,17 @@ impl Server {
         loop {
             // Wait for ever, unless accepting is paused: then retry now and
             // then.
-            let timeout = if self.accepting { -1 } else { ACCEPT_RETRY_MS };
+            let timeout = if self.accepting && !self.behind {
+                -1
+            } else {
+                PAUSED_WAIT_MS
+            };
             // TODO 10: Wait with `libc::epoll_wait(epfd, events.as_mut_ptr(),
             //          MAX_EVENTS as c_int, timeout)`. It returns how many
             //          entries of `events` it filled; retry if it was
             //          interrupted (ErrorKind::Interrupted). Then handle each
             //          event by its descriptor (`event_fd`): the listener
-            //          means `self.accept_client()`, the signal descriptor
+            //          means `self.accept_clients()`, the signal descriptor
             //          means stop (return Ok), anything else is a client:
             //          `self.on_client_event(fd, event)`.
             // BEGIN SOLUTION
@@ -183,7 +225,7 @@ impl Server {
             for event in &events[..ready] {
                 let fd = event_fd(event);
                 if fd == self.listener.as_raw_fd() {
-                    self.accept_client()?;
+                    self.accept_clients()?;
                 } else if fd == self.signals.as_raw_fd() {
                     return Ok(());
                 } else {
@@ -196,33 +238,39 @@ impl Server {
                 self.resume_accepting()?;
             }
             self.finish_round();
+            self.catch_up();
         }
     }
 
-    /// Accepts one waiting connection. Errors that concern only that
-    /// connection are logged; only a broken listener is an error.
-    fn accept_client(&mut self) -> io::Result<()> {
-        // TODO 11: Accept the new connection with `self.listener.accept()`.
-        //          It can fail without anything being wrong with the server:
-        //          WouldBlock (the connection is already gone: return Ok),
-        //          out of file descriptors (`is_out_of_descriptors`: return
-        //          `self.pause_accepting()`), or anything else (log it with
-        //          `eprintln!` and return Ok). On success hand the stream to
-        //          `self.admit`.
-        // BEGIN SOLUTION
-        let stream = match self.listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(err) if is_out_of_descriptors(&err) => return self.pause_accepting(),
-            Err(err) => {
-                eprintln!("accept failed: {err}");
-                return Ok(());
+    /// Accepts the connections waiting on the listener, at most
+    /// ACCEPTS_PER_ROUND. Errors that concern one connection are logged;
+    /// only a broken listener is an error.
+    fn accept_clients(&mut self) -> io::Result<()> {
+        for _ in 0..ACCEPTS_PER_ROUND {
+            // TODO 11: Accept a waiting connection with
+            //          `self.listener.accept()`. It can fail without anything
+            //          being wrong with the server: WouldBlock means nobody
+            //          else is waiting (return Ok); out of file descriptors
+            //          (`is_out_of_descriptors`) means return
+            //          `self.pause_accepting()`; anything else concerns only
+            //          that connection: log it with `eprintln!` and
+            //          `continue` with the next. The code after your block
+            //          hands the stream to `self.admit`.
+            // BEGIN SOLUTION
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(err) if is_out_of_descriptors(&err) => return self.pause_accepting(),
+                Err(err) => {
+                    eprintln!("accept failed: {err}");
+                    continue;
+                }
+            };
+            // END SOLUTION
+            // STUB: let stream: TcpStream = todo!("TODO 11");
+            if let Err(err) = self.admit(stream) {
+                eprintln!("could not take a new client: {err}");
             }
-        };
-        // END SOLUTION
-        // STUB: let stream: TcpStream = todo!("TODO 11");
-        if let Err(err) = self.admit(stream) {
-            eprintln!("could not take a new client: {err}");
         }
         Ok(())
     }
@@ -258,11 +306,24 @@ impl Server {
         // Read first: if the client also hung up, its last lines still get
         // forwarded before it is removed.
         if is_readable(event) {
-            self.receive(fd);
+            // While behind, new lines wait in the kernel; a hang-up or an
+            // error is still handled now (epoll reports those whatever we
+            // ask for, so ignoring them would spin).
+            let hangup = event.events & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+            if !hangup && self.falling_behind() {
+                self.pause_reading(fd);
+            } else {
+                self.receive(fd);
+            }
         }
         if is_writable(event) {
             self.flush(fd);
         }
+        // BEGIN REFERENCE
+        if self.write_at_once {
+            self.finish_round();
+        }
+        // END REFERENCE
     }
 
     /// Reads what a client sent, and forwards every line it completes.
@@ -306,7 +367,8 @@ impl Clients {
         if bytes.is_empty() {
             return;
         }
-        // TODO 14: Append `bytes` to the outbox of every client but `from`.
+        // TODO 14: Append `bytes` to the outbox of every client but `from`
+        //          (`outbox.extend(bytes)`).
         //          Skip a client whose outbox is already over OUTBOX_LIMIT
         //          (it is about to be disconnected). Before appending to an
         //          empty outbox, push the client's fd onto `self.unflushed`,
@@ -320,8 +382,9 @@ impl Clients {
             }
             if client.outbox.is_empty() {
                 self.unflushed.push(fd);
+                client.last_progress = Instant::now();
             }
-            client.outbox.extend_from_slice(bytes);
+            client.outbox.extend(bytes);
             if client.outbox.len() > OUTBOX_LIMIT {
                 self.too_slow.push(fd);
             }
@@ -332,25 +395,32 @@ impl Clients {
 
 impl Server {
     /// Writes as much of a client's outbox as its socket takes, with one
-    /// `write`, and asks for EPOLLOUT exactly while bytes are left.
+    /// `writev`, and asks for EPOLLOUT exactly while bytes are left.
     fn flush(&mut self, fd: RawFd) {
         let epfd = self.epoll.as_raw_fd();
         let Some(client) = self.clients.by_fd.get_mut(&fd) else {
             return;
         };
-        // TODO 15: If the outbox is not empty, `write` it to the socket once
-        //          and remove the bytes that were written from its front
-        //          (`drain`). WouldBlock or Interrupted: nothing was written,
-        //          try again later. Another error: the client is gone,
-        //          `self.remove_client(fd)`. Then, if "bytes are left"
-        //          differs from `client.wants_write`, switch its interest
-        //          with `w_epoll_update_fd_inout` / `w_epoll_update_fd_in`
-        //          and update `wants_write`.
+        // TODO 15: If the outbox is not empty, write it to the socket with one
+        //          `write_vectored` of its two halves (`outbox.as_slices()`:
+        //          a ring buffer holds its bytes in up to two pieces), and
+        //          remove the bytes written from its front
+        //          (`drain(..written)`). WouldBlock or Interrupted: nothing
+        //          was written, try again later. Another error: the client
+        //          is gone, `self.remove_client(fd)`. Then, if "bytes are
+        //          left" differs from `client.wants_write`, switch its
+        //          interest with `w_epoll_update_fd_inout` /
+        //          `w_epoll_update_fd_in` and update `wants_write`.
         // BEGIN SOLUTION
         if !client.outbox.is_empty() {
-            match client.stream.write(&client.outbox) {
+            let (front, back) = client.outbox.as_slices();
+            match client
+                .stream
+                .write_vectored(&[IoSlice::new(front), IoSlice::new(back)])
+            {
                 Ok(written) => {
                     client.outbox.drain(..written);
+                    client.last_progress = Instant::now();
                 }
                 Err(err)
                     if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
@@ -371,9 +441,6 @@ impl Server {
             client.wants_write = bytes_left;
         }
         // END SOLUTION
-        if client.outbox.is_empty() {
-            client.outbox.shrink_to(OUTBOX_KEEP);
-        }
     }
 
     /// Removes a client that left or failed, and tells the others.
@@ -442,6 +509,84 @@ impl Server {
         }
     }
 
+    /// Flow control, before each read: whether the clients that are taking
+    /// bytes are too far behind (BEHIND_TOTAL, BEHIND_ONE). Checked before
+    /// every read, because one read can queue its lines for every client.
+    /// Once behind, the server stays so until `catch_up`.
+    fn falling_behind(&mut self) -> bool {
+        if !self.behind {
+            let (total, most) = self.queued_for_readers();
+            self.behind = total > BEHIND_TOTAL || most > BEHIND_ONE;
+        }
+        self.behind
+    }
+
+    /// Flow control, once a round: when the clients are back under a
+    /// quarter of both limits, reads again from every client it paused.
+    fn catch_up(&mut self) {
+        if !self.behind {
+            return;
+        }
+        let (total, most) = self.queued_for_readers();
+        if total < BEHIND_TOTAL / 4 && most < BEHIND_ONE / 4 {
+            self.behind = false;
+            for fd in std::mem::take(&mut self.paused) {
+                self.resume_reading(fd);
+            }
+        }
+    }
+
+    /// The bytes queued for the clients that are not stuck (see
+    /// STUCK_AFTER): in all, and for the one most behind.
+    fn queued_for_readers(&self) -> (usize, usize) {
+        let now = Instant::now();
+        self.clients
+            .by_fd
+            .values()
+            .filter(|client| now.duration_since(client.last_progress) < STUCK_AFTER)
+            .map(|client| client.outbox.len())
+            .fold((0, 0), |(total, most), queued| {
+                (total + queued, most.max(queued))
+            })
+    }
+
+    /// Takes EPOLLIN off a client while the server is behind: what it sends
+    /// waits in the kernel, and TCP slows it down.
+    fn pause_reading(&mut self, fd: RawFd) {
+        let Some(client) = self.clients.by_fd.get(&fd) else {
+            return;
+        };
+        let events = if client.wants_write {
+            libc::EPOLLOUT
+        } else {
+            0
+        };
+        if let Err(err) = check(
+            w_epoll_update_fd(self.epoll.as_raw_fd(), fd, events),
+            "pause reading",
+        ) {
+            eprintln!("{}: {err}", client.tag);
+            return self.remove_client(fd);
+        }
+        self.paused.push(fd);
+    }
+
+    /// Puts EPOLLIN back on a client paused by `pause_reading`.
+    fn resume_reading(&mut self, fd: RawFd) {
+        let Some(client) = self.clients.by_fd.get(&fd) else {
+            return;
+        };
+        let ret = if client.wants_write {
+            w_epoll_update_fd_inout(self.epoll.as_raw_fd(), fd)
+        } else {
+            w_epoll_update_fd_in(self.epoll.as_raw_fd(), fd)
+        };
+        if let Err(err) = check(ret, "resume reading") {
+            eprintln!("{}: {err}", client.tag);
+            self.remove_client(fd);
+        }
+    }
+
     /// Stops watching the listener until descriptors are free again: while
     /// `accept` cannot succeed, the waiting connection would keep the
     /// listener readable and `epoll_wait` would return at once, for ever.
@@ -472,8 +617,9 @@ impl Client {
             stream,
             tag,
             inbox: LineBuffer::new(),
-            outbox: Vec::new(),
+            outbox: VecDeque::new(),
             wants_write: false,
+            last_progress: Instant::now(),
         }
     }
 }

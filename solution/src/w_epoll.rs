@@ -84,9 +84,9 @@ pub fn w_epoll_update_fd_in(epfd: RawFd, fd: RawFd) -> c_int {
 }
 
 /// Replaces the events watched for `fd`, already in the list of `epfd`, with
-/// `events`. Returns what `epoll_ctl` returned (`-1` with `ENOENT` if `fd` is
-/// not in the list).
-fn w_epoll_update_fd(epfd: RawFd, fd: RawFd, events: c_int) -> c_int {
+/// `events` (any mix of `EPOLLIN` and `EPOLLOUT`, or none). Returns what
+/// `epoll_ctl` returned (`-1` with `ENOENT` if `fd` is not in the list).
+pub fn w_epoll_update_fd(epfd: RawFd, fd: RawFd, events: c_int) -> c_int {
     // TODO 3: Change what is watched for `fd` to `events`, with
     //         `EPOLL_CTL_MOD`. The event you pass is built like the one in
     //         TODO 1, with `events` instead of `EPOLLIN`.
