@@ -10,12 +10,16 @@
 //!      complete line to the others; a read of 0 bytes means it left;
 //!    - a client that is writable: write more of what is queued for it;
 //!    - the signal descriptor: SIGINT or SIGTERM arrived, so stop.
-//! 3. Write what this round queued for each client, one `write` per client.
+//! 3. Write what this round queued for each client, one `writev` per client.
 //!
 //! The server never waits for one client. Its sockets are non-blocking, and
 //! the bytes meant for a client go to that client's *outbox* first. What the
 //! socket cannot take at once stays there, and only then does the server ask
 //! epoll for `EPOLLOUT` on that socket, to hear when there is room again.
+//!
+//! And it never reads faster than its clients take what it writes: when the
+//! clients that are reading fall too far behind, it stops reading new lines
+//! until they catch up (flow control, `falling_behind` and `catch_up`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
@@ -103,7 +107,7 @@ struct Server {
     /// The connected clients.
     clients: Clients,
     /// Whether reading is paused because the clients are too far behind
-    /// (see BEHIND_HIGH); the clients whose EPOLLIN was taken off meanwhile
+    /// (see BEHIND_TOTAL); the clients whose EPOLLIN was taken off meanwhile
     /// are in `paused`.
     behind: bool,
     paused: Vec<RawFd>,
@@ -191,8 +195,8 @@ impl Server {
     fn serve(&mut self) -> io::Result<()> {
         let mut events = [NO_EVENT; MAX_EVENTS];
         loop {
-            // Wait for ever, unless accepting is paused: then retry now and
-            // then.
+            // Wait for ever, unless accepting or reading is paused: then
+            // look again now and then.
             let timeout = if self.accepting && !self.behind {
                 -1
             } else {
