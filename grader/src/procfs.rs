@@ -13,6 +13,11 @@ pub fn threads(pid: u32) -> io::Result<usize> {
     status_number(pid, "Threads:")
 }
 
+/// The resident memory of `pid` now, in KiB.
+pub fn rss_kib(pid: u32) -> io::Result<usize> {
+    status_number(pid, "VmRSS:")
+}
+
 /// The peak resident memory of `pid`, in KiB.
 pub fn peak_rss_kib(pid: u32) -> io::Result<usize> {
     status_number(pid, "VmHWM:")

@@ -59,15 +59,20 @@ impl Run {
 
 /// Runs `grader bench ARGS`, killed if it takes longer than `limit`.
 fn bench(args: &[&str], limit: Duration) -> Run {
-    bench_with(Path::new(GRADER), args, limit)
+    bench_with(Path::new(GRADER), args, &[], limit)
 }
 
 /// Runs `GRADER bench ARGS` with a given grader executable.
-fn bench_with(grader: &Path, args: &[&str], limit: Duration) -> Run {
+fn bench_with(grader: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
     let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
     let started = Instant::now();
     let mut command = assert_cmd::Command::new(grader);
-    command.arg("bench").args(&args).timeout(limit);
+    // The grader passes its environment on to the server it starts.
+    command
+        .arg("bench")
+        .args(&args)
+        .envs(env.iter().copied())
+        .timeout(limit);
     let output = command.output().expect("run the grader");
     Run {
         args,
@@ -285,6 +290,8 @@ struct Measured {
     /// What it is, one line.
     about: &'static str,
     start: Start,
+    /// Environment variables for the server (the grader passes its own on).
+    env: &'static [(&'static str, &'static str)],
     /// The most idle connections to measure it with (each idle size of
     /// [`IDLE`] up to this one): every join goes to every client, so a slow
     /// server takes minutes at 10,000.
@@ -300,12 +307,22 @@ const SERVERS: &[Measured] = &[
         name: "reference",
         about: "the reference solution, `grader reference-server` (solution/src/server.rs)",
         start: Start::Reference(&[]),
+        env: &[],
         max_idle: 10_000,
+    },
+    Measured {
+        name: "at-once",
+        about: "the reference server writing after every event instead of once per round \
+                (`CHAT_WRITE_AT_ONCE=1`, a reference-only switch): what batching the writes buys",
+        start: Start::Reference(&[]),
+        env: &[("CHAT_WRITE_AT_ONCE", "1")],
+        max_idle: 2_000,
     },
     Measured {
         name: "python",
         about: "a straightforward Python `selectors` server (grader/tests/fixtures/server_ok.py)",
         start: Start::Executable("tests/fixtures/server_ok.py"),
+        env: &[],
         // Python writes each join notice to each client with its own
         // send(): N²/2 of them take minutes beyond a few thousand clients.
         max_idle: 2_000,
@@ -387,7 +404,7 @@ fn measure(grader: &Path, server: &Measured, extra: &[&str], limit: Duration) ->
     args.extend(["--format".to_owned(), "json".to_owned()]);
     args.extend(tail);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = bench_with(grader, &args, limit);
+    let run = bench_with(grader, &args, server.env, limit);
     eprintln!(
         "{:<10} {:<40} status {:?}, {:.1} s",
         server.name,
@@ -719,6 +736,11 @@ fn bench_report() {
     );
     for server in SERVERS {
         let (_, shown) = server.args();
+        let env: String = server
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v} "))
+            .collect();
         let (options, tail) = match shown.split_once(" -- ") {
             Some((options, tail)) => (options.to_owned(), format!(" -- {tail}")),
             None => (shown.clone(), String::new()),
@@ -731,13 +753,13 @@ fn bench_report() {
             };
             let _ = writeln!(
                 doc,
-                "    target/release/grader bench {options}{extra}{tail}"
+                "    {env}target/release/grader bench {options}{extra}{tail}"
             );
         }
         for &n in IDLE.iter().filter(|&&n| n <= server.max_idle) {
             let _ = writeln!(
                 doc,
-                "    target/release/grader bench {options} --idle {n} --timeout {IDLE_TIMEOUT}{tail}"
+                "    {env}target/release/grader bench {options} --idle {n} --timeout {IDLE_TIMEOUT}{tail}"
             );
         }
     }

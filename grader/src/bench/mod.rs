@@ -678,7 +678,8 @@ fn idle_run(
         });
     }
     let cpu_connecting = server.cpu_ms()?.saturating_sub(cpu_before);
-    let rss = status_kib(server.pid(), "VmRSS:")?;
+    let rss = procfs::rss_kib(server.pid())
+        .doing(|| "read the server's memory from /proc".into())? as u64;
     let peak = server.peak_rss_kib()?;
     let idle_cpu = procfs::cpu_ms_while_idle(server.pid(), IDLE_WINDOW)
         .doing(|| "measure the server's CPU use while idle".into())?;
@@ -708,18 +709,6 @@ fn idle_run(
         ended: ended.as_str(),
         nofile,
     })
-}
-
-/// A `KEY: N kB` field of `/proc/PID/status`, in KiB (procfs keeps its
-/// own reader of this file private; this is the same few lines).
-fn status_kib(pid: u32, field: &str) -> Result<u64, Error> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .doing(|| format!("read /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| value.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| Error::Server(format!("no {field} in /proc/{pid}/status")))
 }
 
 fn print<T: serde::Serialize>(
