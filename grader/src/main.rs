@@ -166,46 +166,28 @@ fn run(cli: Cli) -> ExitCode {
             server,
             cases,
             format,
-        }) => {
-            let code = match soak(server, &cases, &format) {
-                Ok(code) => code,
-                Err(err) => {
-                    eprintln!("grader: {err:#}");
-                    ExitCode::from(2)
-                }
-            };
-            sandbox::cleanup();
-            code
-        }
+        }) => contained(soak(server, &cases, &format)),
         Some(Command::Bench(args)) => grader::bench::main(args),
         Some(Command::Batch {
             submissions,
             reports,
             csv,
             jobs,
-        }) => {
-            let code = match batch(submissions, reports, csv, jobs) {
-                Ok(code) => code,
-                Err(err) => {
-                    eprintln!("grader: {err:#}");
-                    ExitCode::from(2)
-                }
-            };
-            sandbox::cleanup();
-            code
-        }
-        None => {
-            let code = match grade(cli.grade) {
-                Ok(code) => code,
-                Err(err) => {
-                    eprintln!("grader: {err:#}");
-                    ExitCode::from(2)
-                }
-            };
-            sandbox::cleanup();
-            code
-        }
+        }) => contained(batch(submissions, reports, csv, jobs)),
+        None => contained(grade(cli.grade)),
     }
+}
+
+/// The exit status of a command that started contained processes: its own,
+/// or 2 (could not run) with the error on stderr; either way, nothing it
+/// started is left running.
+fn contained(result: anyhow::Result<ExitCode>) -> ExitCode {
+    let code = result.unwrap_or_else(|err| {
+        eprintln!("grader: {err:#}");
+        ExitCode::from(2)
+    });
+    sandbox::cleanup();
+    code
 }
 
 /// The reference server, exactly as the solution's `server` binary.

@@ -173,30 +173,18 @@ pub fn reset(s: &Session) -> Outcome {
     // limit beyond that (if the kernel buffers less, D is dropped as slow
     // before its reset, which the check accepts).
     s.step("D reads nothing while A sends 3 MiB, keeping at most 256 KiB ahead of B");
-    let line = [text(1023), b"\n".to_vec()].concat();
-    let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
-    let stuck_left = format!("{} (disconnected)", peers[3].tag).into_bytes();
-    const LINES: usize = 3 * 1024;
-    let (mut sent, mut received, mut stuck_gone) = (0, 0, false);
-    while received < LINES {
-        while sent < LINES && sent < received + AHEAD {
-            peers[0].send_quietly(&line)?;
-            sent += 1;
-        }
-        let next = peers[1].next_line()?;
-        if next == stuck_left {
-            stuck_gone = true;
-        } else if next == expected {
-            received += 1;
-        } else {
-            return Err(Failure {
-                summary: "B received a wrong line".into(),
-                expected: Some(format!("A's line {}", show(&expected))),
-                seen: Some(show(&next)),
-                ..Failure::default()
-            });
-        }
-    }
+    let mut paced = Paced::default();
+    let stuck_tag = peers[3].tag.clone();
+    let (sender, reader) = peers.split_at_mut(1);
+    send_paced(
+        &mut sender[0],
+        &reader[0],
+        3 * 1024,
+        &stuck_tag,
+        false,
+        &mut paced,
+    )?;
+    let stuck_gone = paced.saw_leave;
     let stuck = peers.remove(3);
     let stuck_tag = stuck.tag.clone();
     stuck.reset();
@@ -259,6 +247,52 @@ pub fn fifty(s: &Session) -> Outcome {
 /// loaded the machine is.
 const AHEAD: usize = 256;
 
+/// How far `send_paced` got.
+#[derive(Debug, Default)]
+struct Paced {
+    sent: usize,
+    received: usize,
+    saw_leave: bool,
+}
+
+/// `sender` sends `count` lines of 1 KiB, never more than AHEAD lines ahead
+/// of what `reader` has received; `reader` must get every one of them,
+/// whole and in order, and may see the leave notice of the peer tagged
+/// `leaver` among them (`need_leave`: must see it). `paced` says how far it
+/// got, also when it fails.
+fn send_paced(
+    sender: &mut Peer<'_>,
+    reader: &Peer<'_>,
+    count: usize,
+    leaver: &str,
+    need_leave: bool,
+    paced: &mut Paced,
+) -> Outcome {
+    let line = [text(1023), b"\n".to_vec()].concat();
+    let expected = [format!("{} ", sender.tag).as_bytes(), &line[..1023]].concat();
+    let leave = format!("{leaver} (disconnected)").into_bytes();
+    while paced.received < count || (need_leave && !paced.saw_leave) {
+        while paced.sent < count && paced.sent < paced.received + AHEAD {
+            sender.send_quietly(&line)?;
+            paced.sent += 1;
+        }
+        let next = reader.next_line()?;
+        if next == leave {
+            paced.saw_leave = true;
+        } else if next == expected {
+            paced.received += 1;
+        } else {
+            return Err(Failure {
+                summary: format!("{} received a wrong line", reader.name),
+                expected: Some(format!("{}'s line {}", sender.name, show(&expected))),
+                seen: Some(show(&next)),
+                ..Failure::default()
+            });
+        }
+    }
+    Ok(())
+}
+
 pub fn slow_consumer(s: &Session) -> Outcome {
     let server = s.server()?;
     let mut peers = s.peers(server.port, 2)?;
@@ -281,37 +315,23 @@ pub fn slow_consumer(s: &Session) -> Outcome {
     s.step(
         "C reads nothing while A sends 8 MiB in lines of 1 KiB, keeping at most 256 KiB ahead of B",
     );
-    let line = [text(1023), b"\n".to_vec()].concat();
-    let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
-    let slow_left = format!("{} (disconnected)", slow.tag).into_bytes();
-    let (mut sent, mut received, mut saw_leave) = (0, 0, false);
-    let outcome = (|| -> Outcome {
-        while received < LINES || !saw_leave {
-            while sent < LINES && sent < received + AHEAD {
-                peers[0].send_quietly(&line)?;
-                sent += 1;
-            }
-            let next = peers[1].next_line()?;
-            if next == slow_left {
-                saw_leave = true;
-            } else if next == expected {
-                received += 1;
-            } else {
-                return Err(Failure {
-                    summary: "B received a wrong line".into(),
-                    expected: Some(format!("A's line {}", show(&expected))),
-                    seen: Some(show(&next)),
-                    ..Failure::default()
-                });
-            }
-        }
-        Ok(())
-    })();
+    let mut paced = Paced::default();
+    let (sender, reader) = peers.split_at_mut(1);
+    let outcome = send_paced(
+        &mut sender[0],
+        &reader[0],
+        LINES,
+        &slow.tag,
+        true,
+        &mut paced,
+    );
     outcome.map_err(|mut failure| {
         failure.summary = format!(
-            "while C did not read and A sent {sent} KiB, B got {received} of A's lines{}: {} \
+            "while C did not read and A sent {} KiB, B got {} of A's lines{}: {} \
              (a server must neither block on C nor keep more than 1 MiB for it)",
-            if saw_leave {
+            paced.sent,
+            paced.received,
+            if paced.saw_leave {
                 " and C's leave"
             } else {
                 " and no leave notice for C"
