@@ -6,7 +6,7 @@
 use std::io::{self, ErrorKind, Write};
 use std::mem;
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -727,9 +727,39 @@ impl FakeServer {
     }
 }
 
-/// A port on which nothing listens (it was free a moment ago).
-pub fn closed_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A port on which nothing listens, for as long as it lives: a socket is
+/// bound to it but does not listen. Connecting to it is refused, and no one
+/// else can take the port meanwhile (a port merely found free could be
+/// handed at once to another test's server, or to the connection itself).
+#[derive(Debug)]
+pub struct ClosedPort {
+    _socket: OwnedFd,
+    pub port: u16,
+}
+
+pub fn closed_port() -> io::Result<ClosedPort> {
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new socket that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    let any_port = sockaddr(Ipv4Addr::LOCALHOST, 0);
+    // SAFETY: `any_port` is a valid sockaddr_in of the size passed.
+    if unsafe { libc::bind(fd, (&raw const any_port).cast(), SOCKADDR_IN_LEN) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut bound: libc::sockaddr_in = sockaddr(Ipv4Addr::LOCALHOST, 0);
+    let mut len = SOCKADDR_IN_LEN;
+    // SAFETY: `bound` and `len` are writable and describe a sockaddr_in.
+    if unsafe { libc::getsockname(fd, (&raw mut bound).cast(), &mut len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ClosedPort {
+        _socket: socket,
+        port: u16::from_be(bound.sin_port),
+    })
 }
 
 /// Creates a TCP socket, applies `options`, binds it to `options.from` and

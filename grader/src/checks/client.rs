@@ -216,7 +216,8 @@ pub fn idle_cpu(s: &Session) -> Outcome {
 }
 
 pub fn refused(s: &Session) -> Outcome {
-    let port = closed_port().map_err(|err| s.fail(format!("find a closed port: {err}")))?;
+    let closed = closed_port().map_err(|err| s.fail(format!("find a closed port: {err}")))?;
+    let port = closed.port;
     let mut command = Command::new(client_exe(s)?);
     command.args(["127.0.0.1", &port.to_string()]);
     s.step(format!(

@@ -28,7 +28,8 @@ fn bad_arguments_print_the_usage_and_exit_2() {
 
 #[test]
 fn a_refused_connection_is_reported_on_stderr_with_status_1() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     Command::new(client_exe())
         .args(["127.0.0.1", &port.to_string()])
         .write_stdin("never sent\n")

@@ -186,10 +186,42 @@ impl FakeServer {
     }
 }
 
-/// A port on which nothing listens (it was free a moment ago).
-pub fn closed_port() -> u16 {
+/// A port that was free a moment ago (for a server to listen on; another
+/// test may take it first, so retry on "in use").
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("local address").port()
+}
+
+/// A port on which nothing listens, for as long as it lives: a socket is
+/// bound to it but does not listen. Connecting to it is refused, and no one
+/// else can take the port meanwhile (a port merely found free could be
+/// handed at once to another test's server).
+pub struct ClosedPort {
+    _socket: std::os::fd::OwnedFd,
+    pub port: u16,
+}
+
+pub fn closed_port() -> ClosedPort {
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` is a new socket that nothing else owns.
+    let socket = unsafe { <std::os::fd::OwnedFd as FromRawFd>::from_raw_fd(fd) };
+    let any_port = sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+    let len = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `any_port` is a valid sockaddr_in of the size passed.
+    let ret = unsafe { libc::bind(fd, (&raw const any_port).cast(), len) };
+    assert_eq!(ret, 0, "bind: {}", std::io::Error::last_os_error());
+    let mut bound = sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+    let mut bound_len = len;
+    // SAFETY: `bound` and `bound_len` are writable and describe a sockaddr_in.
+    let ret = unsafe { libc::getsockname(fd, (&raw mut bound).cast(), &mut bound_len) };
+    assert_eq!(ret, 0, "getsockname: {}", std::io::Error::last_os_error());
+    ClosedPort {
+        _socket: socket,
+        port: u16::from_be(bound.sin_port),
+    }
 }
 
 /// Creates a TCP socket, applies `options`, and connects it to 127.0.0.1.

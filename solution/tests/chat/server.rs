@@ -54,7 +54,7 @@ fn the_server_listens_on_the_port_it_is_given() {
     // connection before the server binds it: then the server says so and
     // exits 1, and we try another port.
     for _ in 0..5 {
-        let port = crate::peer::closed_port();
+        let port = crate::peer::free_port();
         let mut child = std::process::Command::new(server_exe())
             .arg(port.to_string())
             .stdout(std::process::Stdio::piped())
