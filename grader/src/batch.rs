@@ -135,7 +135,7 @@ fn run_grader(batch: &Batch, dir: &Path, report: &Path, target: &Path) -> Graded
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
-    let mut process = match Contained::spawn(&mut command, Limits::BUILD, "the grader") {
+    let mut process = match Contained::spawn(&mut command, Limits::BUILD) {
         Ok(process) => process,
         Err(err) => return Graded::NotGraded(format!("could not start the grader: {err}")),
     };

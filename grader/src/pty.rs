@@ -78,7 +78,7 @@ impl<'s> Terminal<'s> {
             });
         }
         let process =
-            Contained::spawn_as(&mut command, limits, Group::SessionLeader, name).map_err(fail)?;
+            Contained::spawn_as(&mut command, limits, Group::SessionLeader).map_err(fail)?;
         let keyboard = Feeder::spawn(master.try_clone().map_err(fail)?);
         let screen = session.watch(format!("{name}'s terminal"), master);
         session.step(format!("start {name} on a terminal: {shown}"));

@@ -250,31 +250,21 @@ fn children() -> Vec<i32> {
 #[derive(Debug)]
 pub struct Contained {
     child: Child,
-    what: String,
 }
 
 impl Contained {
-    /// Starts `command`, contained. `what` names it in messages ("the
-    /// server").
-    pub fn spawn(command: &mut Command, limits: Limits, what: &str) -> io::Result<Contained> {
-        Contained::spawn_as(command, limits, Group::Own, what)
+    /// Starts `command`, contained, in a process group of its own.
+    pub fn spawn(command: &mut Command, limits: Limits) -> io::Result<Contained> {
+        Contained::spawn_as(command, limits, Group::Own)
     }
 
     /// Starts `command`, contained, in a process group of its own or as a
     /// session leader (which the command must then make itself).
-    pub fn spawn_as(
-        command: &mut Command,
-        limits: Limits,
-        group: Group,
-        what: &str,
-    ) -> io::Result<Contained> {
+    pub fn spawn_as(command: &mut Command, limits: Limits, group: Group) -> io::Result<Contained> {
         contain(command, limits, group);
         let child = command.spawn()?;
         register(child.id() as i32);
-        Ok(Contained {
-            child,
-            what: what.to_owned(),
-        })
+        Ok(Contained { child })
     }
 
     pub fn pid(&self) -> u32 {
@@ -302,10 +292,6 @@ impl Contained {
         wait_for_exit(self.child.id(), until, || {
             self.child.try_wait().ok().flatten()
         })
-    }
-
-    pub fn what(&self) -> &str {
-        &self.what
     }
 }
 

@@ -94,11 +94,6 @@ impl Session {
         (Instant::now() + self.config.step).min(self.deadline)
     }
 
-    /// The deadline of the whole check.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
     /// A failure with just a summary.
     pub fn fail(&self, summary: impl Into<String>) -> Failure {
         Failure::new(summary)
@@ -259,7 +254,7 @@ impl Session {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut process = Contained::spawn(&mut command, self.config.limits, name)
+        let mut process = Contained::spawn(&mut command, self.config.limits)
             .map_err(|err| self.fail(format!("could not start {name} ({command:?}): {err}")))?;
         let child = process.child_mut();
         let stdin = child.stdin.take().expect("stdin was piped");
@@ -345,7 +340,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let shown = format!("{command:?}").replace('"', "");
-        let mut process = Contained::spawn(&mut command, limits, name)
+        let mut process = Contained::spawn(&mut command, limits)
             .map_err(|err| session.fail(format!("could not start {name} ({shown}): {err}")))?;
         let child = process.child_mut();
         let stdout = session.watch(

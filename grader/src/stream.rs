@@ -382,11 +382,6 @@ impl Stream {
         true
     }
 
-    /// How many bytes arrived in all.
-    pub fn total(&self) -> u64 {
-        self.lock().total
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }

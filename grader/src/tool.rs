@@ -35,7 +35,7 @@ pub fn run_tool(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut process = Contained::spawn(&mut command, limits, what)
+    let mut process = Contained::spawn(&mut command, limits)
         .map_err(|err| Failure::new(format!("could not run {what}: {err}")))?;
     let child = process.child_mut();
     let stdout = Stream::spawn(

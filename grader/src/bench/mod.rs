@@ -378,7 +378,7 @@ impl BenchServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut process = Contained::spawn(&mut command, limits, "the server")
+        let mut process = Contained::spawn(&mut command, limits)
             .map_err(|err| Error::Server(format!("could not start the server ({shown}): {err}")))?;
         let child = process.child_mut();
         let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
