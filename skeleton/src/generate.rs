@@ -242,7 +242,7 @@ fn read_text(path: &Path) -> Result<String, Error> {
 
 /// Every file under `root`, relative and `/`-separated, sorted; without the
 /// build output (`target/`), `Cargo.lock` and `.git/`.
-fn list_files(root: &Path) -> Result<Vec<String>, Error> {
+pub(crate) fn list_files(root: &Path) -> Result<Vec<String>, Error> {
     let mut files = Vec::new();
     let mut folders = vec![String::new()];
     while let Some(folder) = folders.pop() {

@@ -8,12 +8,15 @@
 //! - [`cargo_toml`]: the students' `Cargo.toml`, standing alone.
 //! - [`sync`] and [`manifest`]: write the files into `support/` without
 //!   ever overwriting a file the student changed, unless asked to.
+//! - [`solution_diff`]: the lines of the solution blocks as a diff, for
+//!   mutation testing (`make mutants`).
 
 pub mod cargo_toml;
 pub mod files;
 pub mod generate;
 pub mod manifest;
 pub mod markers;
+pub mod solution_diff;
 pub mod sync;
 
 use std::io;

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use skeleton::{Error, generate, sync};
+use skeleton::{Error, files, generate, solution_diff, sync};
 
 /// Generates the students' crate from the reference solution: every
 /// `// BEGIN SOLUTION` ... `// END SOLUTION` block becomes its stub (the
@@ -31,6 +31,11 @@ struct Args {
     /// <out>/.backup/<time>/. Files you added are never touched.
     #[arg(long)]
     reset: bool,
+    /// Write nothing into the students' crate; instead write to FILE the
+    /// unified diff that adds the lines inside the solution blocks, paths
+    /// relative to the workspace (for `cargo mutants --in-diff FILE`)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "reset"])]
+    solution_diff: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -60,11 +65,19 @@ fn run(args: &Args) -> Result<()> {
         Some(path) => path.clone(),
         None => kit()?.join("Cargo.toml"),
     };
+    let solution = shown(&cwd, &solution);
+    if let Some(diff_path) = &args.solution_diff {
+        // `Cargo.toml` alone has the empty path as its parent.
+        let root = match workspace_manifest.parent() {
+            Some(root) if !root.as_os_str().is_empty() => root,
+            _ => Path::new("."),
+        };
+        return write_solution_diff(&solution, root, &shown(&cwd, diff_path));
+    }
     let out = match &args.out {
         Some(path) => path.clone(),
         None => kit()?.join("support"),
     };
-    let solution = shown(&cwd, &solution);
     let out = shown(&cwd, &out);
 
     let skeleton = generate::generate(&solution, &shown(&cwd, &workspace_manifest))?;
@@ -92,6 +105,20 @@ fn run(args: &Args) -> Result<()> {
     };
     let report = sync::apply(plan, &skeleton, backup.as_deref())?;
     print!("{report}");
+    Ok(())
+}
+
+/// Writes the diff of the solution blocks of `solution` to `diff_path`.
+fn write_solution_diff(solution: &Path, root: &Path, diff_path: &Path) -> Result<()> {
+    let diff = solution_diff::solution_diff(solution, root)?;
+    files::write_atomic(diff_path, diff.text.as_bytes(), false)?;
+    println!(
+        "{}: {} lines in {} solution blocks of {} files",
+        diff_path.display(),
+        diff.lines,
+        diff.blocks,
+        diff.files
+    );
     Ok(())
 }
 

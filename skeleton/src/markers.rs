@@ -74,6 +74,7 @@
 //! may say "built like the one in TODO 1" on a line of its own.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// The two kinds of block.
@@ -210,6 +211,10 @@ pub struct Processed {
     pub todos: Vec<Todo>,
     /// Whether any `// BEGIN SOLUTION` block was replaced by a stub.
     pub has_stubs: bool,
+    /// The lines inside each `// BEGIN SOLUTION` block, markers excluded
+    /// (counted from 1, in order): what students write, and so what
+    /// mutation testing mutates.
+    pub solution_lines: Vec<Range<usize>>,
     /// Whether `// REFERENCE FILE` keeps the whole file from students.
     pub reference_only: bool,
 }
@@ -225,6 +230,7 @@ pub fn process(file: &Path, source: &str) -> Result<Processed, MarkerError> {
     let mut out = String::with_capacity(source.len());
     let mut todos = Vec::new();
     let mut has_stubs = false;
+    let mut solution_lines = Vec::new();
     let mut reference_marker = None;
     let mut state = State::Code;
 
@@ -315,6 +321,7 @@ pub fn process(file: &Path, source: &str) -> Result<Processed, MarkerError> {
                 match block {
                     Block::Solution => {
                         has_stubs = true;
+                        solution_lines.push(open_line + 1..line);
                         State::Stubs {
                             number,
                             indent,
@@ -406,6 +413,7 @@ pub fn process(file: &Path, source: &str) -> Result<Processed, MarkerError> {
         text: out,
         todos,
         has_stubs,
+        solution_lines,
         reference_only: reference_marker.is_some(),
     })
 }
@@ -700,6 +708,8 @@ fn add(a: i32, b: i32) -> i32 {
         );
         assert_eq!(processed.todos, [Todo { number: 1, line: 2 }]);
         assert!(processed.has_stubs);
+        // Line 5, `a + b`, alone.
+        assert_eq!(processed.solution_lines, [Range { start: 5, end: 6 }]);
         assert!(!processed.reference_only);
     }
 
