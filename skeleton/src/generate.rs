@@ -9,13 +9,16 @@
 //! - `README.md` (from `skeleton/STUDENT_README.md`) and `.gitignore` are
 //!   written for students; they replace any file of the solution so named.
 //! - `target/` and `Cargo.lock` are not the solution's source and are left
-//!   out; the workspace's `Cargo.lock` seeds the students' (see
-//!   [`Skeleton::lockfile`]).
+//!   out. The students' `Cargo.lock` is the workspace's, cut down by cargo
+//!   to the crate's own packages (see [`Skeleton::lockfile`]): the one
+//!   thing made outside memory, in a temporary folder of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Error;
 use crate::cargo_toml;
@@ -61,9 +64,11 @@ pub struct Skeleton {
     /// Each file with TODOs, and its TODO numbers, in the order of the
     /// first number.
     pub todos: Vec<(String, Vec<u32>)>,
-    /// The workspace's `Cargo.lock`, if it has one: a crate without a lock
-    /// file gets this one, so that it builds with the versions the solution
-    /// was tested with. Cargo owns the file after that, so it is not tracked.
+    /// The crate's own `Cargo.lock`, if the workspace has one: the
+    /// workspace's lock with every package the crate does not use removed,
+    /// and every version it keeps the one the solution was tested with. A
+    /// crate without a lock file gets it; cargo owns the file after that, so
+    /// it is not tracked.
     pub lockfile: Option<Vec<u8>>,
 }
 
@@ -164,11 +169,90 @@ pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, 
 
     let lockfile = workspace_manifest.with_file_name("Cargo.lock");
     skeleton.lockfile = match fs::read(&lockfile) {
-        Ok(bytes) => Some(bytes),
+        Ok(bytes) => Some(crate_lockfile(&skeleton, &lockfile, &bytes)?),
         Err(err) if err.kind() == ErrorKind::NotFound => None,
         Err(err) => return Err(Error::io("read", lockfile)(err)),
     };
     Ok(skeleton)
+}
+
+/// The skeleton's own lock file, from the workspace's (`workspace_lock`,
+/// read from `lock_path`).
+///
+/// The workspace's lock lists the packages of every member (the grader's and
+/// the generator's too): shipped as it is, cargo cuts it down at the
+/// student's first build, so the file changes under the student's eyes, and
+/// `cargo build --locked` fails. Cargo cuts it down the same way here, once:
+/// `cargo update --workspace` in a copy of the skeleton unlocks only the
+/// crate itself, keeps the locked version of every package it still uses and
+/// drops the others. `--offline`, because nothing new is needed: the
+/// workspace already resolved every one of these packages.
+fn crate_lockfile(
+    skeleton: &Skeleton,
+    lock_path: &Path,
+    workspace_lock: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let scratch = Scratch::new()?;
+    for (path, file) in &skeleton.files {
+        let target = scratch.0.join(path);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(Error::io("create the folder", parent))?;
+        }
+        fs::write(&target, &file.content).map_err(Error::io("write", &target))?;
+    }
+    let lock = scratch.0.join("Cargo.lock");
+    fs::write(&lock, workspace_lock).map_err(Error::io("write", &lock))?;
+
+    // Cargo sets CARGO for what it runs (`make` runs the generator with
+    // `cargo run`): the same cargo, so the same lock file format.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(["update", "--workspace", "--offline", "--quiet"])
+        .current_dir(&scratch.0)
+        .output()
+        .map_err(Error::io("run cargo to cut down", lock_path))?;
+    if !output.status.success() {
+        return Err(Error::File {
+            path: lock_path.to_path_buf(),
+            message: format!(
+                "cannot cut it down to the students' crate: `cargo update --workspace --offline` failed ({}); \
+                 a `cargo fetch` in the lab kit's folder gets what it lacks\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            ),
+        });
+    }
+    fs::read(&lock).map_err(Error::io("read", &lock))
+}
+
+/// A new, empty folder under the system's temporary folder, removed with
+/// everything in it when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self, Error> {
+        // Generations at the same time (tests, two terminals) each need
+        // their own: the process id and a count tell them apart, and
+        // `create_dir` fails rather than share one left by a crash.
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        loop {
+            let count = COUNT.fetch_add(1, Ordering::Relaxed);
+            let path =
+                std::env::temp_dir().join(format!("skeleton-lock-{}-{count}", std::process::id()));
+            match fs::create_dir(&path) {
+                Ok(()) => return Ok(Self(path)),
+                Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(Error::io("create the folder", path)(err)),
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // What is left behind is only a copy, in the temporary folder.
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `TODO 1-3, 5` for the numbers 1, 2, 3, 5.

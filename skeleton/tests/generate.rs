@@ -1,5 +1,6 @@
 //! The generator against the real `solution/`: the skeleton it makes builds
-//! without warnings, holds no solution code, stops at its TODOs, and never
+//! without warnings, offline, with a lock file of its own that the build
+//! leaves as it is; it holds no solution code, stops at its TODOs, and never
 //! loses a student's edit.
 //!
 //! Each test generates into its own folder under the system's temporary
@@ -7,6 +8,7 @@
 //! `target/skeleton-check` of the kit, shared across runs, so that its
 //! dependencies are compiled once.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
 use std::net::TcpListener;
@@ -185,8 +187,33 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
         "support/Cargo.toml still inherits from the kit's workspace:\n{manifest}"
     );
 
-    // It builds alone, tests included, with no warnings.
-    for args in [&["build"][..], &["test", "--no-run"][..]] {
+    // Its lock file is its own: the crate's packages, at the versions of
+    // the workspace's lock, and none that only the kit's other members use.
+    let lock = fs::read(support.join("Cargo.lock")).expect("the skeleton has a lock file");
+    let packages = locked_packages(&String::from_utf8_lossy(&lock));
+    let workspace = locked_packages(&read(&kit().join("Cargo.lock")));
+    let names: Vec<&str> = packages.iter().map(|(name, _)| name.as_str()).collect();
+    for used in ["chat", "libc", "assert_cmd", "predicates"] {
+        assert!(names.contains(&used), "the lock lacks {used}: {names:?}");
+    }
+    for unused in ["clap", "toml_edit", "sha2", "anyhow", "serde_json"] {
+        assert!(
+            !names.contains(&unused),
+            "the lock lists {unused}, which only the kit uses: {names:?}"
+        );
+    }
+    let unknown: Vec<_> = packages.difference(&workspace).collect();
+    assert!(
+        unknown.is_empty(),
+        "versions that are not the workspace's: {unknown:?}"
+    );
+
+    // It builds alone, offline, tests included, with no warnings, and
+    // `--locked` proves that cargo finds nothing to change in the lock.
+    for args in [
+        &["build", "--offline", "--locked"][..],
+        &["test", "--no-run", "--offline", "--locked"][..],
+    ] {
         let output = run_ok(&mut cargo(&support, args));
         assert_eq!(
             warnings(&output),
@@ -195,6 +222,10 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    assert!(
+        fs::read(support.join("Cargo.lock")).expect("the lock file") == lock,
+        "building the skeleton rewrote its Cargo.lock"
+    );
 
     // `cargo fmt` leaves it as it is: a student who runs it does not turn
     // every generated file into one they changed.
@@ -226,6 +257,24 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
     }
 }
 
+/// The `(name, version)` of every package of a `Cargo.lock`.
+fn locked_packages(lock: &str) -> BTreeSet<(String, String)> {
+    let value = |entry: &str, key: &str| {
+        entry.lines().find_map(|line| {
+            let rest = line.strip_prefix(key)?.strip_prefix(" = \"")?;
+            Some(rest.trim_end_matches('"').to_owned())
+        })
+    };
+    lock.split("[[package]]")
+        .skip(1)
+        .map(|entry| {
+            let name = value(entry, "name").expect("a package has a name");
+            let version = value(entry, "version").expect("a package has a version");
+            (name, version)
+        })
+        .collect()
+}
+
 /// The number of the first `// TODO N:` of a source file.
 fn first_todo(source: &str) -> u32 {
     source
@@ -249,6 +298,11 @@ fn a_students_edit_survives_make_and_reset_backs_it_up() {
     fs::write(&w_epoll, &edited).expect("edit src/w_epoll.rs");
     let notes = support.join("notes.txt");
     fs::write(&notes, "mine").expect("add a file");
+    // A lock file changed by the student (a dependency added, say) is
+    // theirs too: the generator writes one only where there is none.
+    let lock = support.join("Cargo.lock");
+    let my_lock = format!("{}# mine\n", read(&lock));
+    fs::write(&lock, &my_lock).expect("edit Cargo.lock");
 
     let output = run_ok(&mut generator(&support));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -258,6 +312,7 @@ fn a_students_edit_survives_make_and_reset_backs_it_up() {
     );
     assert_eq!(read(&w_epoll), edited);
     assert_eq!(read(&notes), "mine");
+    assert_eq!(read(&lock), my_lock);
 
     let output = run_ok(generator(&support).arg("--reset"));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -268,6 +323,7 @@ fn a_students_edit_survives_make_and_reset_backs_it_up() {
     );
     assert_eq!(read(&w_epoll), generated);
     assert_eq!(read(&notes), "mine", "reset never touches an added file");
+    assert_eq!(read(&lock), my_lock, "reset never touches the lock file");
     let backups: Vec<PathBuf> = fs::read_dir(support.join(".backup"))
         .expect("reset made a backup folder")
         .map(|entry| entry.expect("list .backup").path().join("src/w_epoll.rs"))
