@@ -122,6 +122,22 @@ pub fn watched_fds(pid: u32) -> io::Result<HashSet<i32>> {
     Ok(watched)
 }
 
+/// The descriptors that an epoll instance of `pid` watches for room to
+/// write (EPOLLOUT), sorted.
+pub fn watched_for_output(pid: u32) -> io::Result<Vec<i32>> {
+    let mut fds = Vec::new();
+    for epfd in epoll_fds(pid)? {
+        fds.extend(
+            interest_list(pid, epfd)?
+                .into_iter()
+                .filter(|&(_, events)| events & libc::EPOLLOUT as u32 != 0)
+                .map(|(fd, _)| fd),
+        );
+    }
+    fds.sort_unstable();
+    Ok(fds)
+}
+
 /// Whether `pid` has exited: it is gone, or a zombie waiting to be reaped.
 /// Reading this reaps nothing, so the exit status stays available.
 pub fn has_exited(pid: u32) -> bool {

@@ -282,6 +282,36 @@ impl Contained {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 
+    /// Stops the process (SIGSTOP) and returns once it is stopped, or has
+    /// exited: then whatever peers send waits in its sockets, all of it
+    /// ready at once when it goes on (`resume`).
+    pub fn stop(&self) -> io::Result<()> {
+        self.signal(libc::SIGSTOP);
+        // SAFETY: siginfo_t is plain data, for which all zeros is valid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid siginfo_t that lives across the call.
+        // WNOWAIT leaves the state to be collected later (the exit status
+        // stays for `wait`); a process that cannot be stopped has exited,
+        // which WEXITED reports, so the wait is bounded.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id(),
+                &mut info,
+                libc::WSTOPPED | libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if ret == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Lets a process stopped by `stop` go on.
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
     /// Its exit status, if it has exited.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()

@@ -11,7 +11,7 @@ use crate::model::Failure;
 use crate::procfs;
 use crate::pty::Terminal;
 use crate::sandbox::Limits;
-use crate::session::{Outcome, Peer, PeerOptions, Session};
+use crate::session::{Outcome, Peer, PeerOptions, Peers, Server, Session};
 use crate::stream::show;
 
 /// How long the idle-CPU measurements watch a process.
@@ -207,35 +207,112 @@ pub fn reset(s: &Session) -> Outcome {
 
 pub fn fifty(s: &Session) -> Outcome {
     let server = s.server()?;
-    s.step("50 peers connect, each after the others were told about the previous one");
     let mut peers = s.peers(server.port, 50)?;
-    s.step("each peer sends one line");
-    for (i, peer) in peers.iter_mut().enumerate() {
-        peer.send_quietly(format!("hello from {i}\n").as_bytes())?;
+    s.step("each peer sends one line, `hello from NAME`");
+    for peer in peers.iter_mut() {
+        let line = format!("hello from {}\n", peer.name);
+        peer.send_quietly(line.as_bytes())?;
     }
-    for (i, peer) in peers.iter().enumerate() {
+    for peer in &peers {
         let mut heard = Vec::with_capacity(49);
         for _ in 0..49 {
             heard.push(String::from_utf8_lossy(&peer.next_line()?).into_owned());
         }
-        heard.sort();
-        let mut expected: Vec<String> = peers
+        let expected: Vec<String> = peers
             .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != i)
-            .map(|(j, other)| format!("{} hello from {j}", other.tag))
+            .filter(|other| other.name != peer.name)
+            .map(|other| format!("{} hello from {}", other.tag, other.name))
             .collect();
-        expected.sort();
-        if heard != expected {
-            let missing: Vec<&String> = expected.iter().filter(|l| !heard.contains(l)).collect();
+        let missing: Vec<&String> = expected.iter().filter(|l| !heard.contains(l)).collect();
+        let unexpected: Vec<&String> = heard.iter().filter(|l| !expected.contains(l)).collect();
+        if !missing.is_empty() || !unexpected.is_empty() {
             return Err(Failure {
-                summary: format!("{} did not get the line of every other peer", peer.name),
+                summary: format!(
+                    "{} did not get exactly one line from each other peer",
+                    peer.name
+                ),
                 expected: Some(format!(
                     "49 lines, one from each other peer; missing: {missing:?}"
                 )),
-                seen: Some(format!("{heard:?}")),
+                seen: Some(format!(
+                    "{} lines, of which not expected: {unexpected:?}",
+                    heard.len()
+                )),
                 ..Failure::default()
             });
+        }
+    }
+    Ok(())
+}
+
+/// More clients with a line ready at once than any reasonable event array
+/// holds (the reference's holds 256): `epoll_wait` fills the array, and the
+/// rest are reported by the next call.
+const BURST: usize = 300;
+
+pub fn burst(s: &Session) -> Outcome {
+    let server = s.server()?;
+    let observer = s.peer(server.port)?;
+    s.step(format!(
+        "{BURST} more peers Q1 ... Q{BURST} connect; A waits for the join notice of each"
+    ));
+    let mut crowd = Vec::with_capacity(BURST);
+    for i in 1..=BURST {
+        let peer = s.peer_named(
+            server.port,
+            &format!("Q{i}"),
+            PeerOptions {
+                reads: false,
+                quiet: true,
+                ..PeerOptions::default()
+            },
+        )?;
+        observer.expect_join(&peer)?;
+        crowd.push(peer);
+    }
+    s.step("stop the server (SIGSTOP): what the peers send now waits, all of it ready at once");
+    server
+        .process
+        .stop()
+        .map_err(|err| s.fail(format!("could not stop the server: {err}")))?;
+    s.step(format!(
+        "each of Q1 ... Q{BURST} sends one line, `burst from NAME`"
+    ));
+    for peer in &mut crowd {
+        let line = format!("burst from {}\n", peer.name);
+        peer.send_quietly(line.as_bytes())?;
+    }
+    s.step("let the server go on (SIGCONT)");
+    server.process.resume();
+    let mut expected: Vec<String> = crowd
+        .iter()
+        .map(|peer| format!("{} burst from {}", peer.tag, peer.name))
+        .collect();
+    for received in 0..BURST {
+        let line = observer.next_line().map_err(|mut failure| {
+            failure.summary = format!(
+                "after {received} of the {BURST} lines that were ready at once: {}",
+                failure.summary
+            );
+            failure
+        })?;
+        let line = String::from_utf8_lossy(&line).into_owned();
+        match expected.iter().position(|l| *l == line) {
+            Some(at) => {
+                expected.swap_remove(at);
+            }
+            None => {
+                return Err(Failure {
+                    summary: format!(
+                        "A received a line it should not have, after {received} of the {BURST} lines"
+                    ),
+                    expected: Some(format!(
+                        "one line `burst from NAME` from each of Q1 ... Q{BURST}"
+                    )),
+                    seen: Some(show(line.as_bytes())),
+                    ..Failure::default()
+                });
+            }
         }
     }
     Ok(())
@@ -291,6 +368,171 @@ fn send_paced(
         }
     }
     Ok(())
+}
+
+/// The most a reader that reads nothing is sent while the grader waits for
+/// the server to ask for EPOLLOUT on its socket: more than the kernel
+/// buffers towards it (about 3 MB on loopback) plus a margin.
+const BEHIND_LINES: usize = 6 * 1024;
+
+/// Lines sent once the reader has fallen behind: they wait in the server's
+/// queue for it, behind a partial write.
+const QUEUED_LINES: usize = 64;
+
+/// A server whose reader R has fallen behind: the kernel buffers towards R
+/// are full, the server asked for EPOLLOUT on a socket, and it holds
+/// `lines` of A's 1 KiB lines that R has not read yet.
+struct FallenBehind<'s> {
+    server: Server,
+    peers: Peers<'s>,
+    reader: Peer<'s>,
+    lines: usize,
+    /// The line A sends, as R and B should receive it.
+    expected: Vec<u8>,
+}
+
+/// Sets up [`FallenBehind`]: A sends lines of 1 KiB, paced against B, while
+/// R reads nothing, until the epoll interest list of the server shows
+/// EPOLLOUT (a write to R was partial); then QUEUED_LINES more.
+fn fall_behind(s: &Session) -> Result<FallenBehind<'_>, Failure> {
+    let server = s.server()?;
+    let mut peers = s.peers(server.port, 2)?;
+    let mut reader = s.peer_named(
+        server.port,
+        "R",
+        PeerOptions {
+            receive_buffer: Some(4096),
+            reads: false,
+            ..PeerOptions::default()
+        },
+    )?;
+    // Barrier: R's line reaches A and B, so R is in the chat.
+    reader.send("hello\n")?;
+    peers[0].expect_after_notices(&format!("{} hello", reader.tag))?;
+    peers[1].expect_after_notices(&format!("{} hello", reader.tag))?;
+    s.step(
+        "R reads nothing while A sends lines of 1 KiB, at most 256 KiB ahead of B, \
+         until the server watches a socket for EPOLLOUT (/proc/PID/fdinfo)",
+    );
+    let line = [text(1023), b"\n".to_vec()].concat();
+    let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
+    let leave = format!("{} (disconnected)", reader.tag).into_bytes();
+    let pid = server.pid();
+    let (mut sent, mut received) = (0, 0);
+    let mut extra = None;
+    while extra.is_none_or(|extra| received < extra) {
+        if extra.is_none()
+            && !procfs::watched_for_output(pid)
+                .map_err(proc_error)?
+                .is_empty()
+        {
+            extra = Some(sent + QUEUED_LINES);
+            s.step(format!(
+                "after {sent} lines the server watches for EPOLLOUT; A sends {QUEUED_LINES} more, which B receives"
+            ));
+        }
+        if extra.is_none() && sent >= BEHIND_LINES {
+            return Err(Failure {
+                summary: format!(
+                    "R read nothing and A sent {sent} KiB, yet the server never watched a socket for EPOLLOUT"
+                ),
+                expected: Some("EPOLLOUT in R's entry of the epoll interest list, once a write to R was partial".into()),
+                seen: Some("no descriptor watched for EPOLLOUT".into()),
+                ..Failure::default()
+            });
+        }
+        let goal = extra.unwrap_or(BEHIND_LINES);
+        while sent < goal && sent < received + AHEAD {
+            peers[0].send_quietly(&line)?;
+            sent += 1;
+        }
+        let next = peers[1].next_line()?;
+        if next == leave {
+            return Err(s.fail(format!(
+                "R was disconnected after A sent {sent} KiB, though at most \
+                 {} KiB could be queued for it beyond what the kernel buffers",
+                sent.saturating_sub(received)
+            )));
+        } else if next != expected {
+            return Err(Failure {
+                summary: "B received a wrong line".into(),
+                expected: Some(format!("A's line {}", show(&expected))),
+                seen: Some(show(&next)),
+                ..Failure::default()
+            });
+        }
+        received += 1;
+    }
+    Ok(FallenBehind {
+        server,
+        peers,
+        reader,
+        lines: sent,
+        expected,
+    })
+}
+
+pub fn slow_reader(s: &Session) -> Outcome {
+    let mut behind = fall_behind(s)?;
+    s.step(format!(
+        "R reads: it must get all {} of A's lines, whole and in order",
+        behind.lines
+    ));
+    behind.reader.start_reading()?;
+    for number in 1..=behind.lines {
+        let line = behind.reader.next_line()?;
+        if line != behind.expected {
+            return Err(Failure {
+                summary: format!(
+                    "R, which fell behind and then read, got a wrong line as line {number} of {}: \
+                     bytes the server held for it were lost or reordered",
+                    behind.lines
+                ),
+                expected: Some(format!("A's line {}", show(&behind.expected))),
+                seen: Some(show(&line)),
+                ..Failure::default()
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn epollout_off(s: &Session) -> Outcome {
+    let mut behind = fall_behind(s)?;
+    let peers = &mut behind.peers;
+    s.step("R reads until A's line `caught up`, sent now, reaches it");
+    behind.reader.start_reading()?;
+    peers[0].send("caught up\n")?;
+    peers[1].expect_from(&peers[0], "caught up")?;
+    behind
+        .reader
+        .expect_eventually(&format!("{} caught up", peers[0].tag))?;
+    // Barrier: the server reads this line in a round that starts after the
+    // write that emptied R's queue, and after whatever that write changed.
+    peers[0].send("quiet\n")?;
+    peers[1].expect_from(&peers[0], "quiet")?;
+    let pid = behind.server.pid();
+    let watched = procfs::watched_for_output(pid).map_err(proc_error)?;
+    if !watched.is_empty() {
+        return Err(Failure {
+            summary:
+                "once R had caught up, the server still watched for EPOLLOUT, with nothing to write"
+                    .into(),
+            expected: Some(
+                "no descriptor watched for EPOLLOUT in /proc/PID/fdinfo of the epoll instance"
+                    .into(),
+            ),
+            seen: Some(format!("EPOLLOUT watched on descriptors {watched:?}")),
+            ..Failure::default()
+        });
+    }
+    s.step(format!(
+        "measure for {IDLE_WINDOW:?}, while nothing happens, how long the server runs or waits to run"
+    ));
+    idle_for_the_window(
+        pid,
+        "once a reader that fell behind had caught up, the server used CPU",
+    )
 }
 
 pub fn slow_consumer(s: &Session) -> Outcome {
@@ -389,16 +631,27 @@ pub fn one_thread(s: &Session) -> Outcome {
 
 pub fn idle_cpu(s: &Session) -> Outcome {
     let server = s.server()?;
-    let _peers = s.peers(server.port, 3)?;
+    let mut peers = s.peers(server.port, 3)?;
+    let leaver = peers.remove(2);
+    let tag = leaver.tag.clone();
+    leaver.close();
+    peers[0].expect_line(format!("{tag} (disconnected)"))?;
     s.step(format!(
         "measure for {IDLE_WINDOW:?}, while nothing happens, how long the server runs or waits to run"
     ));
-    let used = procfs::busy_ms_while_idle(server.pid(), IDLE_WINDOW).map_err(proc_error)?;
+    idle_for_the_window(
+        server.pid(),
+        "the idle server used CPU: it polls or spins instead of sleeping in epoll_wait",
+    )
+}
+
+/// Measures how busy `pid` is for IDLE_WINDOW, and fails with `summary`
+/// past IDLE_CPU_MS.
+fn idle_for_the_window(pid: u32, summary: &str) -> Outcome {
+    let used = procfs::busy_ms_while_idle(pid, IDLE_WINDOW).map_err(proc_error)?;
     if used > IDLE_CPU_MS {
         return Err(Failure {
-            summary:
-                "the idle server used CPU: it polls or spins instead of sleeping in epoll_wait"
-                    .into(),
+            summary: summary.into(),
             expected: Some(format!("busy at most {IDLE_CPU_MS} ms of {IDLE_WINDOW:?}")),
             seen: Some(format!("busy {used} ms (running, or waiting for a CPU)")),
             ..Failure::default()
