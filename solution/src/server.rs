@@ -286,8 +286,9 @@ impl Server {
         //          getpeername), and add it to the epoll set. Then tell the
         //          *others* that it connected: put `[TAG] (connected)` into
         //          `self.messages` with `push_message` and pass them to
-        //          `self.clients.broadcast`. Last, insert a `Client::new` for
-        //          it into `self.clients.by_fd`, so it hears from now on.
+        //          `self.clients.broadcast`, and log `TAG connected` to
+        //          stderr. Last, insert a `Client::new` for it into
+        //          `self.clients.by_fd`, so it hears from now on.
         // BEGIN SOLUTION
         stream.set_nonblocking(true)?;
         let tag = protocol::tag(stream.peer_addr()?);
@@ -386,7 +387,6 @@ impl Clients {
             }
             if client.outbox.is_empty() {
                 self.unflushed.push(fd);
-                client.last_progress = Instant::now();
             }
             client.outbox.extend(bytes);
             if client.outbox.len() > OUTBOX_LIMIT {
@@ -405,6 +405,11 @@ impl Server {
         let Some(client) = self.clients.by_fd.get_mut(&fd) else {
             return;
         };
+        // For flow control (`queued_for_readers`): a client makes progress
+        // when it takes bytes, or when its outbox was empty until this
+        // round (it was not waiting for EPOLLOUT).
+        let queued = client.outbox.len();
+        let was_waiting = client.wants_write;
         // TODO 15: If the outbox is not empty, write it to the socket with one
         //          `write_vectored` of its two halves (`outbox.as_slices()`:
         //          a ring buffer holds its bytes in up to two pieces), and
@@ -414,7 +419,8 @@ impl Server {
         //          is gone, `self.remove_client(fd)`. Then, if "bytes are
         //          left" differs from `client.wants_write`, switch its
         //          interest with `w_epoll_update_fd_inout` /
-        //          `w_epoll_update_fd_in` and update `wants_write`.
+        //          `w_epoll_update_fd_in` and update `wants_write`; if
+        //          that fails, log it and `self.remove_client(fd)`.
         // BEGIN SOLUTION
         if !client.outbox.is_empty() {
             let (front, back) = client.outbox.as_slices();
@@ -424,7 +430,6 @@ impl Server {
             {
                 Ok(written) => {
                     client.outbox.drain(..written);
-                    client.last_progress = Instant::now();
                 }
                 Err(err)
                     if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
@@ -445,6 +450,9 @@ impl Server {
             client.wants_write = bytes_left;
         }
         // END SOLUTION
+        if client.outbox.len() < queued || !was_waiting {
+            client.last_progress = Instant::now();
+        }
     }
 
     /// Removes a client that left or failed, and tells the others.
