@@ -33,6 +33,32 @@ fn chat(s: &Session) -> Result<Chat<'_>, Failure> {
     })
 }
 
+/// A failure of a check's set-up: the client never got as far as the
+/// behaviour the check is about, so the check says it was not checked, and
+/// which check to fix first.
+fn not_checked(failure: Failure) -> Failure {
+    Failure {
+        summary: format!(
+            "not checked: the client did not get this far ({}); fix client/receive first",
+            failure.summary
+        ),
+        ..failure
+    }
+}
+
+/// [`chat`], then a line from A that the client prints: from then on, the
+/// client is in its event loop.
+fn chat_in_loop(s: &Session) -> Result<Chat<'_>, Failure> {
+    let set_up = || -> Result<Chat<'_>, Failure> {
+        let mut chat = chat(s)?;
+        chat.a.send("ready?\n")?;
+        chat.client
+            .expect_chat_line(&format!("{} ready?", chat.a.tag))?;
+        Ok(chat)
+    };
+    set_up().map_err(not_checked)
+}
+
 fn client_exe(s: &Session) -> Result<std::path::PathBuf, Failure> {
     s.config()
         .client
@@ -95,7 +121,7 @@ pub fn receive(s: &Session) -> Outcome {
 }
 
 pub fn send(s: &Session) -> Outcome {
-    let mut chat = chat(s)?;
+    let mut chat = chat(s).map_err(not_checked)?;
     chat.client.type_line("hello from the client")?;
     chat.a_expects("hello from the client")?;
     chat.client.type_line("and again")?;
@@ -103,7 +129,7 @@ pub fn send(s: &Session) -> Outcome {
 }
 
 pub fn paste(s: &Session) -> Outcome {
-    let mut chat = chat(s)?;
+    let mut chat = chat(s).map_err(not_checked)?;
     let paste: String = (0..200).map(|i| format!("pasted line {i:03}\n")).collect();
     s.step("paste 200 lines into the client's terminal at once");
     chat.client.type_quietly(paste.as_bytes())?;
@@ -114,7 +140,7 @@ pub fn paste(s: &Session) -> Outcome {
 }
 
 pub fn exit(s: &Session) -> Outcome {
-    let mut chat = chat(s)?;
+    let mut chat = chat(s).map_err(not_checked)?;
     // All in one go, so the lines after `exit` are waiting when it comes.
     s.step("type \"before\\nexit\\nafter\\n\" into the client's terminal at once");
     chat.client.type_quietly(b"before\nexit\nafter\n")?;
@@ -126,7 +152,7 @@ pub fn exit(s: &Session) -> Outcome {
 }
 
 pub fn eof(s: &Session) -> Outcome {
-    let mut chat = chat(s)?;
+    let mut chat = chat(s).map_err(not_checked)?;
     chat.client.type_line("last line")?;
     chat.a_expects("last line")?;
     chat.client.ctrl_d()?;
@@ -160,11 +186,7 @@ pub fn raw_bytes(s: &Session) -> Outcome {
 }
 
 pub fn one_thread(s: &Session) -> Outcome {
-    let mut chat = chat(s)?;
-    // Barrier: once this is on the screen, the client is in its event loop.
-    chat.a.send("ready?\n")?;
-    chat.client
-        .expect_chat_line(&format!("{} ready?", chat.a.tag))?;
+    let chat = chat_in_loop(s)?;
     let pid = chat.client.pid();
     let threads = procfs::threads(pid).map_err(proc_error)?;
     if threads != 1 {
@@ -194,10 +216,7 @@ pub fn one_thread(s: &Session) -> Outcome {
 }
 
 pub fn idle_cpu(s: &Session) -> Outcome {
-    let mut chat = chat(s)?;
-    chat.a.send("ready?\n")?;
-    chat.client
-        .expect_chat_line(&format!("{} ready?", chat.a.tag))?;
+    let chat = chat_in_loop(s)?;
     s.step(format!(
         "measure for {IDLE_WINDOW:?}, while nothing happens, how long the client runs or waits to run"
     ));

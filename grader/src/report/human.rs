@@ -147,7 +147,7 @@ PASS   2/2  client/eof              Ctrl-D (end of input) closes the connection 
   hint:     TODO 8: handle every line a read returns, and keep an unfinished one for later.
 
 Score: 7/13 (wrapper 2/2, client 2/5, server 3/6); 2 of 5 checks failed in 4.2 s
-Next step: fix server/join (TODO 12) first; its hint is in its section above.
+Next step: fix client/paste (TODO 8) first; its hint is in its section above.
 ";
         assert_eq!(text, expected);
     }

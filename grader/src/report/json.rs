@@ -114,7 +114,7 @@ mod tests {
             json["output"],
             json!(
                 "Graded support/. Score: 7/13 (wrapper 2/2, client 2/5, server 3/6); 2 of 5 checks failed.\n\
-                 Next step: fix server/join (TODO 12) first; its hint is in the output of that test."
+                 Next step: fix client/paste (TODO 8) first; its hint is in the output of that test."
             )
         );
     }

@@ -482,9 +482,22 @@ fn hint_todo(hint: &str) -> Option<&str> {
     (head.starts_with("TODO ") || head.starts_with("TODOs ")).then_some(head)
 }
 
-/// The one thing to do next: fix the first failed check, in table order,
-/// since the table runs from the foundations (the wrapper) up. `hint_at` says
-/// where this format shows its hint.
+/// The first TODO number in a hint that points at TODOs (`TODOs 13 and
+/// 14` gives 13).
+fn first_todo(hint: &str) -> Option<u32> {
+    let todo = hint_todo(hint)?;
+    let digits: String = todo
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// The one thing to do next: fix the failed check whose TODO comes first in
+/// the lab's order (the TODOs build on each other), in table order among
+/// equals, and a check whose hint names no TODO only after those that do.
+/// `hint_at` says where this format shows its hint.
 fn next_step(report: &Report, hint_at: &str) -> Option<String> {
     let first = report.failed().next()?;
     let failed = report.failed().count();
@@ -503,6 +516,10 @@ fn next_step(report: &Report, hint_at: &str) -> Option<String> {
             first.name
         ));
     }
+    let first = report
+        .failed()
+        .min_by_key(|r| first_todo(&r.hint).unwrap_or(u32::MAX))
+        .unwrap_or(first);
     let todo = hint_todo(&first.hint)
         .map(|todo| format!(" ({todo})"))
         .unwrap_or_default();
@@ -839,7 +856,7 @@ hint:     TODO 12: broadcast `[TAG] (connected)` before inserting the new client
         let report = sample::report();
         assert_eq!(
             next_step(&report, "above").as_deref(),
-            Some("Next step: fix server/join (TODO 12) first; its hint is above.")
+            Some("Next step: fix client/paste (TODO 8) first; its hint is above.")
         );
         assert_eq!(next_step(&sample::all_passed(), "above"), None);
         assert_eq!(
@@ -847,7 +864,27 @@ hint:     TODO 12: broadcast `[TAG] (connected)` before inserting the new client
             Some("TODOs 13 and 14")
         );
         assert_eq!(hint_todo("Print the readiness line: now"), None);
+        assert_eq!(first_todo("TODOs 13 and 14: format"), Some(13));
+        assert_eq!(first_todo("TODO 8: read"), Some(8));
+        assert_eq!(first_todo("Print the readiness line: now"), None);
         assert_eq!(hint_todo("TODO 8"), None);
+    }
+
+    #[test]
+    fn the_next_step_prefers_the_earliest_todo_and_a_hint_that_names_one() {
+        let mut report = sample::report();
+        // client/paste (TODO 8) is listed after server/join (TODO 12), and
+        // still comes first: the lab's order is the TODOs' order.
+        assert!(next_step(&report, "above").is_some_and(|s| s.contains("client/paste")));
+        for result in &mut report.results {
+            if result.name == "client/paste" {
+                result.hint = "Look at the whole client.".to_owned();
+            }
+        }
+        assert_eq!(
+            next_step(&report, "above").as_deref(),
+            Some("Next step: fix server/join (TODO 12) first; its hint is above.")
+        );
     }
 
     #[test]

@@ -200,7 +200,7 @@ mod tests {
             [
                 "# score 7/13",
                 "# 2 of 5 checks failed",
-                "# Next step: fix server/join (TODO 12) first; its hint is in its diagnostics above.",
+                "# Next step: fix client/paste (TODO 8) first; its hint is in its diagnostics above.",
             ]
         );
     }
