@@ -95,7 +95,8 @@ impl Session {
         // END SOLUTION
         // STUB: let (socket, epoll): (TcpStream, OwnedFd) = todo!("TODO 4");
 
-        // TODO 5: Add standard input (`STDIN`) too. If epoll refuses it with
+        // TODO 5: Add standard input (`STDIN`) too, with `w_epoll_add_fd_in`
+        //         through `check`. If epoll refuses it with
         //         EPERM (ErrorKind::PermissionDenied), standard input is a
         //         regular file: that is fine, remember that it is not
         //         watched (`stdin_watched = false`). Any other error is an
@@ -129,9 +130,10 @@ impl Session {
             // An unwatched standard input is always ready: do not sleep.
             let timeout: c_int = if self.stdin_watched { -1 } else { 0 };
             // TODO 6: Wait with `libc::epoll_wait(epfd, events.as_mut_ptr(),
-            //         events.len() as c_int, timeout)`, retrying when it is
-            //         interrupted (ErrorKind::Interrupted). Keep the number
-            //         of events it filled in `ready`.
+            //         events.len() as c_int, timeout)`, through `check`
+            //         (which turns -1 into the error in errno), retrying
+            //         when it is interrupted (ErrorKind::Interrupted). Keep
+            //         the number of events it filled in `ready`.
             // BEGIN SOLUTION
             // SAFETY: `events` is a writable array of `events.len()` entries,
             // and epoll_wait writes at most that many.
@@ -154,10 +156,12 @@ impl Session {
             let mut stdin_ready = !self.stdin_watched;
             for event in &events[..ready] {
                 // TODO 7: Dispatch on the event's descriptor (`event_fd`).
-                //         The socket: `self.relay_from_server()`, and return
-                //         Ok if it says `Next::Stop`. Standard input: set
-                //         `stdin_ready`, handled below, after the socket, so
-                //         that what the server said is printed first.
+                //         The socket: `self.relay_from_server()?`; only when
+                //         it says `Next::Stop` (the server closed), return
+                //         `Ok(())`, otherwise go on with the next event.
+                //         Standard input: set `stdin_ready`, handled below,
+                //         after the socket, so that what the server said is
+                //         printed first.
                 // BEGIN SOLUTION
                 match event_fd(event) {
                     fd if fd == sockfd => {
@@ -209,7 +213,8 @@ impl Session {
     /// the line `exit` or at the end of input.
     fn send_input(&mut self) -> io::Result<Next> {
         // TODO 8: Read standard input with `sys::read_fd(STDIN, ...)` into
-        //         `self.read_buf`: the raw `read`, no buffer in between.
+        //         `self.read_buf`: the raw `read`, no buffer in between
+        //         (an error: wrap it with `with_context`, as in TODO 4).
         //         0 bytes is the end of input: `self.finish_input()`.
         //         Otherwise append the bytes to `self.pending` and
         //         `self.send_complete_lines()`.

@@ -203,10 +203,11 @@ impl Server {
                 PAUSED_WAIT_MS
             };
             // TODO 10: Wait with `libc::epoll_wait(epfd, events.as_mut_ptr(),
-            //          MAX_EVENTS as c_int, timeout)`. It returns how many
-            //          entries of `events` it filled; retry if it was
-            //          interrupted (ErrorKind::Interrupted). Then handle each
-            //          event by its descriptor (`event_fd`): the listener
+            //          MAX_EVENTS as c_int, timeout)`, through `check`. It
+            //          returns how many entries of `events` it filled; retry
+            //          if it was interrupted (ErrorKind::Interrupted). Then
+            //          handle exactly those entries (`&events[..ready]`),
+            //          each by its descriptor (`event_fd`): the listener
             //          means `self.accept_clients()`, the signal descriptor
             //          means stop (return Ok), anything else is a client:
             //          `self.on_client_event(fd, event)`.
@@ -281,9 +282,10 @@ impl Server {
 
     /// Makes an accepted connection a member of the chat.
     fn admit(&mut self, stream: TcpStream) -> io::Result<()> {
-        // TODO 12: Make the socket non-blocking, name it by its peer address
-        //          (`protocol::tag(stream.peer_addr()?)`: `peer_addr` is
-        //          getpeername), and add it to the epoll set. Then tell the
+        // TODO 12: Make the socket non-blocking (`set_nonblocking`), name it
+        //          by its peer address (`protocol::tag(stream.peer_addr()?)`:
+        //          `peer_addr` is getpeername), and add it to the epoll set
+        //          (`w_epoll_add_fd_in`, through `check`). Then tell the
         //          *others* that it connected: put `[TAG] (connected)` into
         //          `self.messages` with `push_message` and pass them to
         //          `self.clients.broadcast`, and log `TAG connected` to
@@ -420,7 +422,7 @@ impl Server {
         //          left" differs from `client.wants_write`, switch its
         //          interest with `w_epoll_update_fd_inout` /
         //          `w_epoll_update_fd_in` and update `wants_write`; if
-        //          that fails, log it and `self.remove_client(fd)`.
+        //          that fails (`check`), log it and `self.remove_client(fd)`.
         // BEGIN SOLUTION
         if !client.outbox.is_empty() {
             let (front, back) = client.outbox.as_slices();
@@ -466,12 +468,13 @@ impl Server {
             mut inbox,
             ..
         } = client;
-        // TODO 16: Take the socket out of the epoll set (`w_epoll_del_fd`;
-        //          log a failure, do not stop), and only then close it by
+        // TODO 16: Take the socket out of the epoll set (`w_epoll_del_fd`,
+        //          through `check`; log a failure, do not stop), and only
+        //          then close it by
         //          dropping `stream`. Then tell the others: first the rest of
         //          the client's unfinished line, if any (`inbox.finish`, like
         //          `inbox.push` in TODO 13), then `[TAG] (disconnected)`,
-        //          both into `self.messages` and out with
+        //          both into `self.messages` with `push_message`, and out with
         //          `self.clients.broadcast`.
         // BEGIN SOLUTION
         if let Err(err) = check(
