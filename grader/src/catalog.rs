@@ -104,7 +104,7 @@ pub static CHECKS: &[Check] = &[
         part: Part::Client,
         points: 3,
         description: "lines from the server are printed while nothing is typed",
-        hint: "TODOs 4 to 7: watch the socket and standard input in one epoll set, and wait in epoll_wait, not in a read of stdin.",
+        hint: "TODOs 4 to 7: watch the socket and standard input in one epoll set, and wait in epoll_wait, not in a read of stdin; retry epoll_wait when it fails with EINTR (ErrorKind::Interrupted).",
         run: Run::Live(client::receive),
     },
     Check {
@@ -289,7 +289,7 @@ pub static CHECKS: &[Check] = &[
         part: Part::Server,
         points: 3,
         description: "300 clients' lines ready at once, more than the event array holds, all arrive",
-        hint: "TODO 10: epoll_wait fills at most MAX_EVENTS entries and returns how many: handle exactly events[..ready], never one more. What did not fit is reported by the next call.",
+        hint: "TODO 10: epoll_wait fills at most MAX_EVENTS entries and returns how many: handle exactly events[..ready], never one more (what did not fit is reported by the next call).",
         run: Run::Live(server::burst),
     },
     Check {
@@ -328,8 +328,8 @@ pub static CHECKS: &[Check] = &[
         name: "server/idle-cpu",
         part: Part::Server,
         points: 3,
-        description: "an idle server with clients connected, one of which left, uses no CPU",
-        hint: "TODO 10: wait in epoll_wait with timeout -1, never poll in a loop. TODO 13: a read of 0 bytes means the client left: remove it, or its socket stays readable and wakes epoll_wait at once, for ever.",
+        description: "an idle server with clients connected, one of which left, uses no CPU, and goes on after a stop and a continue",
+        hint: "TODO 10: wait in epoll_wait with timeout -1, never poll in a loop, and retry it when it fails with EINTR (ErrorKind::Interrupted). TODO 13: a read of 0 bytes means the client left: remove it, or its socket stays readable and wakes epoll_wait at once, for ever.",
         run: Run::Live(server::idle_cpu),
     },
     Check {

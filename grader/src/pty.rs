@@ -95,6 +95,11 @@ impl<'s> Terminal<'s> {
         self.process.pid()
     }
 
+    /// The process on the terminal.
+    pub fn process(&self) -> &Contained {
+        &self.process
+    }
+
     /// Types `line` and Enter.
     pub fn type_line(&mut self, line: &str) -> Outcome {
         let typed = format!("{line}\n");

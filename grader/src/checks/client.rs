@@ -115,9 +115,24 @@ pub fn receive(s: &Session) -> Outcome {
     chat.a.send("are you there?\n")?;
     chat.client
         .expect_chat_line(&format!("{} are you there?", chat.a.tag))?;
+    // On Linux, a process stopped and continued while in epoll_wait gets
+    // EINTR from it (signal(7)), which a client must retry.
+    s.step("stop the client (SIGSTOP), then let it go on (SIGCONT)");
+    chat.client
+        .process()
+        .stop()
+        .map_err(|err| s.fail(format!("could not stop the client: {err}")))?;
+    chat.client.process().resume();
     chat.a.send("still there?\n")?;
     chat.client
         .expect_chat_line(&format!("{} still there?", chat.a.tag))
+        .map_err(|mut failure| {
+            failure.summary = format!(
+                "after a stop and a continue, which make epoll_wait fail with EINTR: {}",
+                failure.summary
+            );
+            failure
+        })
 }
 
 pub fn send(s: &Session) -> Outcome {

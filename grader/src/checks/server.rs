@@ -642,7 +642,25 @@ pub fn idle_cpu(s: &Session) -> Outcome {
     idle_for_the_window(
         server.pid(),
         "the idle server used CPU: it polls or spins instead of sleeping in epoll_wait",
-    )
+    )?;
+    // The server sleeps in epoll_wait now. On Linux, a process stopped and
+    // continued there gets EINTR from it (signal(7)), which it must retry.
+    s.step("stop the server (SIGSTOP), then let it go on (SIGCONT)");
+    server
+        .process
+        .stop()
+        .map_err(|err| s.fail(format!("could not stop the server: {err}")))?;
+    server.process.resume();
+    peers[1].send("still here\n")?;
+    peers[0]
+        .expect_from(&peers[1], "still here")
+        .map_err(|mut failure| {
+            failure.summary = format!(
+                "after a stop and a continue, which make epoll_wait fail with EINTR: {}",
+                failure.summary
+            );
+            failure
+        })
 }
 
 /// Measures how busy `pid` is for IDLE_WINDOW, and fails with `summary`
