@@ -1,0 +1,109 @@
+//! The oracle of mutation testing (`make mutants`): the solution crate must
+//! score full marks.
+//!
+//! cargo-mutants mutates a line of a solution block in a copy of the kit and
+//! runs this test there; the mutant is caught when the test fails. The
+//! grader that judges must be a clean one, built before any mutation: the
+//! reference server and client the checks talk to are compiled into the
+//! grader from the `chat` crate, so a grader built from the mutated copy
+//! would compare the mutant with itself. `make mutants` builds that grader
+//! and names it in `GRADER_ORACLE_EXE`.
+//!
+//! On failure the message has one line `caught by: NAME, NAME` with the
+//! checks that failed, which `cargo run -p xtask -- mutants-report` reads
+//! from each mutant's log, or one line `no verdict: WHY` when the grader
+//! could not grade (that proves nothing about the mutant).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+/// The variable that names the clean grader.
+const ORACLE_VAR: &str = "GRADER_ORACLE_EXE";
+
+/// The kit: under cargo-mutants, the mutated copy.
+fn kit() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("grader/ is inside the kit")
+        .to_path_buf()
+}
+
+/// The part of the grader's `--format json` report the verdict needs.
+#[derive(Debug, Deserialize)]
+struct Report {
+    score: u32,
+    max_score: u32,
+    tests: Vec<Test>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Test {
+    name: String,
+    status: String,
+    output: String,
+}
+
+#[test]
+#[ignore = "the oracle of `make mutants`: needs GRADER_ORACLE_EXE, a grader built before mutating"]
+fn the_solution_scores_full_marks() {
+    let Some(grader) = std::env::var_os(ORACLE_VAR) else {
+        panic!(
+            "no verdict: {ORACLE_VAR} is not set. This test judges a mutated solution with a \
+             grader built before mutating; run it through `make mutants`, or set \
+             {ORACLE_VAR} to a grader executable built from the unmutated kit"
+        );
+    };
+    let kit = kit();
+    let solution = kit.join("solution");
+    let mut command = Command::new(&grader);
+    command
+        .arg("--dir")
+        .arg(&solution)
+        .args(["--format", "json"])
+        // The mutated crate builds into this copy's own target folder,
+        // never into one the environment shares with the real kit.
+        .env("CARGO_TARGET_DIR", kit.join("target"));
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("no verdict: cannot run {command:?}: {err}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: Report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "no verdict: the grader ({}) gave no JSON report ({err}) for {}\n--- stderr\n{stderr}",
+            output.status,
+            solution.display()
+        )
+    });
+    let failed: Vec<&Test> = report
+        .tests
+        .iter()
+        .filter(|test| test.status != "passed")
+        .collect();
+    if failed.is_empty() && report.score == report.max_score {
+        return;
+    }
+    let names: Vec<&str> = failed.iter().map(|test| test.name.as_str()).collect();
+    let details: Vec<String> = failed
+        .iter()
+        .map(|test| {
+            let first = test.output.lines().next().unwrap_or("");
+            format!("  {}: {first}", test.name)
+        })
+        .collect();
+    panic!(
+        "\ncaught by: {}\nthe solution scored {} of {}:\n{}",
+        if names.is_empty() {
+            format!(
+                "(no failed check, yet {} of {})",
+                report.score, report.max_score
+            )
+        } else {
+            names.join(", ")
+        },
+        report.score,
+        report.max_score,
+        details.join("\n")
+    );
+}
