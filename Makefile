@@ -9,7 +9,7 @@ SKELETON = $(CARGO) run --quiet --package skeleton --
 # The grader, built from this workspace.
 GRADER = $(CARGO) run --quiet --package grader --
 
-.PHONY: all build support reset check grade skeleton-check test lint flake bench-grader soak fmt help clean
+.PHONY: all build support reset check grade skeleton-check test lint flake bench-grader soak mutants fmt help clean
 
 ## all: build the workspace, then generate support/ and build it (the default target)
 all: build support
@@ -65,6 +65,26 @@ bench:
 soak:
 	$(CARGO) build --release --package chat --package grader
 	target/release/grader soak --server target/release/server
+
+## mutants: mutation testing of every solution block, graded by a clean grader, into grader/MUTANTS.md (an hour or more)
+# The grader that judges is built and copied before anything is mutated:
+# the reference peers are compiled into it, and mutated builds happen in
+# cargo-mutants' copies of the kit, which cannot reach target/mutants/.
+# cargo-mutants' exit status 2 (missed) and 3 (timeouts) still leave a
+# report to write; the report's own status decides (.cargo/mutants.toml
+# holds the rest of the settings).
+MUTANTS_DIR = target/mutants
+mutants:
+	$(CARGO) mutants --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants
+	$(CARGO) build --package grader
+	mkdir -p $(MUTANTS_DIR)
+	cp target/debug/grader $(MUTANTS_DIR)/oracle-grader
+	$(SKELETON) --solution-diff $(MUTANTS_DIR)/solution.diff
+	GRADER_ORACLE_EXE=$(CURDIR)/$(MUTANTS_DIR)/oracle-grader \
+		$(CARGO) mutants --in-diff $(MUTANTS_DIR)/solution.diff; \
+		status=$$?; if [ $$status -ne 0 ] && [ $$status -ne 2 ] && [ $$status -ne 3 ]; then \
+		echo "cargo mutants failed (exit status $$status): see mutants.out/" >&2; exit $$status; fi
+	$(CARGO) run --quiet --package xtask -- mutants-report
 
 ## fmt: format every crate
 fmt:

@@ -1,0 +1,213 @@
+//! The reviewed list of equivalent mutants: `grader/mutants-equivalent.toml`.
+//!
+//! A mutant the grader misses is either a check that is missing, or a
+//! mutation that changes no behaviour anyone can observe. The second kind
+//! is written down here, once, by a person, with the reason; the report is
+//! regenerated from it on every run.
+//!
+//! ```toml
+//! [[equivalent]]
+//! file = "solution/src/server.rs"
+//! mutation = "replace > with >= in Clients::broadcast"
+//! line = 392   # only when the mutation alone names several mutants
+//! reason = "one line why no observable behaviour changes"
+//! ```
+//!
+//! An entry is named by its file and mutation rather than by cargo-mutants'
+//! full name, which carries a line and column that move whenever code above
+//! changes.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use toml_edit::{DocumentMut, Item, Table};
+
+/// One reviewed equivalent mutant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Equivalent {
+    pub file: String,
+    pub mutation: String,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl Equivalent {
+    /// Whether this entry names the mutant at `file:line` with `mutation`.
+    pub fn names(&self, file: &str, line: usize, mutation: &str) -> bool {
+        self.file == file && self.mutation == mutation && self.line.is_none_or(|l| l == line)
+    }
+
+    /// How the entry is shown in messages.
+    pub fn label(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}: {}", self.file, self.mutation),
+            None => format!("{}: {}", self.file, self.mutation),
+        }
+    }
+}
+
+/// Reads the list; a missing file is an empty list.
+pub fn read(path: &Path) -> Result<Vec<Equivalent>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text).with_context(|| format!("in {}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+pub fn parse(text: &str) -> Result<Vec<Equivalent>> {
+    let document: DocumentMut = text.parse().context("not TOML")?;
+    for (key, _) in document.iter() {
+        if key != "equivalent" {
+            bail!("unknown key `{key}`: the entries are `[[equivalent]]` tables");
+        }
+    }
+    let Some(item) = document.get("equivalent") else {
+        return Ok(Vec::new());
+    };
+    let Some(tables) = item.as_array_of_tables() else {
+        bail!("`equivalent` must be a list of tables, each written `[[equivalent]]`");
+    };
+    tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            entry(table).with_context(|| format!("in the [[equivalent]] number {}", index + 1))
+        })
+        .collect()
+}
+
+fn entry(table: &Table) -> Result<Equivalent> {
+    for (key, _) in table.iter() {
+        if !["file", "mutation", "line", "reason"].contains(&key) {
+            bail!("unknown key `{key}`: an entry has file, mutation, line (optional) and reason");
+        }
+    }
+    let text = |key: &str| -> Result<String> {
+        match table.get(key).and_then(Item::as_str) {
+            Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+            _ => bail!("`{key}` is missing or empty"),
+        }
+    };
+    let line = match table.get("line") {
+        None => None,
+        Some(item) => match item
+            .as_integer()
+            .and_then(|line| usize::try_from(line).ok())
+        {
+            Some(line) if line > 0 => Some(line),
+            _ => bail!("`line` must be a line number"),
+        },
+    };
+    let reason = text("reason")?;
+    if reason.contains('\n') {
+        bail!("`reason` must be one line");
+    }
+    Ok(Equivalent {
+        file: text("file")?,
+        mutation: text("mutation")?,
+        line,
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_with_and_without_a_line() {
+        let list = parse(
+            r#"
+# Reviewed.
+[[equivalent]]
+file = "solution/src/server.rs"
+mutation = "replace > with >= in Clients::broadcast"
+line = 392
+reason = "the queue is never empty here"
+
+[[equivalent]]
+file = "solution/src/client.rs"
+mutation = "replace == with != in Session::send_input"
+reason = "both branches write the line"
+"#,
+        )
+        .expect("a valid list");
+        assert_eq!(
+            list,
+            [
+                Equivalent {
+                    file: "solution/src/server.rs".into(),
+                    mutation: "replace > with >= in Clients::broadcast".into(),
+                    line: Some(392),
+                    reason: "the queue is never empty here".into(),
+                },
+                Equivalent {
+                    file: "solution/src/client.rs".into(),
+                    mutation: "replace == with != in Session::send_input".into(),
+                    line: None,
+                    reason: "both branches write the line".into(),
+                },
+            ]
+        );
+        assert!(list[0].names(
+            "solution/src/server.rs",
+            392,
+            "replace > with >= in Clients::broadcast"
+        ));
+        assert!(!list[0].names(
+            "solution/src/server.rs",
+            385,
+            "replace > with >= in Clients::broadcast"
+        ));
+        assert!(list[1].names(
+            "solution/src/client.rs",
+            7,
+            "replace == with != in Session::send_input"
+        ));
+        assert!(!list[1].names(
+            "solution/src/server.rs",
+            7,
+            "replace == with != in Session::send_input"
+        ));
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_list() {
+        assert_eq!(parse("# nothing yet\n").expect("valid"), []);
+    }
+
+    fn error_of(text: &str) -> String {
+        format!("{:#}", parse(text).expect_err("an invalid list"))
+    }
+
+    #[test]
+    fn an_entry_without_its_reason_is_refused() {
+        assert_eq!(
+            error_of("[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\n"),
+            "in the [[equivalent]] number 1: `reason` is missing or empty"
+        );
+        assert_eq!(
+            error_of("[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\nreason = \"  \"\n"),
+            "in the [[equivalent]] number 1: `reason` is missing or empty"
+        );
+    }
+
+    #[test]
+    fn misspelt_keys_are_refused() {
+        assert_eq!(
+            error_of("[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\nreasons = \"r\"\n"),
+            "in the [[equivalent]] number 1: unknown key `reasons`: an entry has file, mutation, line (optional) and reason"
+        );
+        assert_eq!(
+            error_of("[[equivalents]]\nfile = \"a.rs\"\n"),
+            "unknown key `equivalents`: the entries are `[[equivalent]]` tables"
+        );
+        assert_eq!(
+            error_of(
+                "[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\nline = 0\nreason = \"r\"\n"
+            ),
+            "in the [[equivalent]] number 1: `line` must be a line number"
+        );
+    }
+}
