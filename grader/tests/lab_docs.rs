@@ -6,6 +6,10 @@
 //! - Every check of the grader's table is named in a step and listed with its
 //!   points, and the docs name no check that does not exist.
 //! - Every grader option used in the docs' commands exists.
+//! - Both ways in work as written: every kit command of the lab text (`make`
+//!   targets that exist, `cd support &&`, `cargo run -p grader --`) has its
+//!   form for the crate alone, and the crate's own README gives both.
+//! - The docs show no absolute path of the machine an example was made on.
 //! - Links between the docs point at files and headings that exist.
 //! - The Gradescope script, run in a fake `/autograder` tree, writes a valid
 //!   `results.json`: full marks for the solution, zero for the skeleton, zero
@@ -521,16 +525,92 @@ fn grader_calls(line: &str) -> Vec<GraderCall> {
     calls
 }
 
+/// What the grader accepts, from its own help: the options of the main
+/// command and of `batch`, the parts, the checks and the formats.
+struct GraderOptions {
+    main_help: String,
+    main: BTreeSet<String>,
+    batch: BTreeSet<String>,
+    parts: BTreeSet<String>,
+    checks: BTreeSet<&'static str>,
+}
+
+impl GraderOptions {
+    fn new() -> Self {
+        let main_help = grader_help(&[]);
+        let main = options_of(&main_help);
+        let batch = options_of(&grader_help(&["batch"]));
+        assert!(main.contains("--dir") && batch.contains("--reports"));
+        Self {
+            main_help,
+            main,
+            batch,
+            parts: Part::ALL.iter().map(|part| part.to_string()).collect(),
+            checks: CHECKS.iter().map(|check| check.name).collect(),
+        }
+    }
+
+    /// Panics, naming `where_`, if `call` uses an option, a part, a check
+    /// or a format that the grader does not have.
+    fn assert_valid(&self, call: &GraderCall, where_: &str) {
+        let formats = ["human", "json", "junit", "tap"];
+        let allowed = match call.subcommand.as_deref() {
+            None => &self.main,
+            Some("batch") => &self.batch,
+            Some("reference-server" | "reference-client") => {
+                assert!(
+                    call.args.iter().all(|arg| !arg.starts_with('-')),
+                    "the reference peers take no options: {where_}"
+                );
+                return;
+            }
+            Some(other) => {
+                // Not a subcommand: an argument of something else, such as
+                // a path given to `install`.
+                assert!(
+                    !self.main_help.contains(&format!("  {other} ")),
+                    "{other} is a subcommand not checked here: {where_}"
+                );
+                return;
+            }
+        };
+        for (index, arg) in call.args.iter().enumerate() {
+            if !arg.starts_with("--") {
+                continue;
+            }
+            // `--name`, then maybe `=value`; quotes or a `)` of the shell
+            // may follow.
+            let name: String = arg[2..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                .collect();
+            let option = format!("--{name}");
+            let inline = arg[2 + name.len()..].strip_prefix('=').map(str::to_owned);
+            let option = option.as_str();
+            assert!(
+                allowed.contains(option),
+                "`{option}` is not an option of the grader: {where_}"
+            );
+            let value = inline.or_else(|| call.args.get(index + 1).cloned());
+            let Some(value) = value.filter(|v| !v.starts_with('$')) else {
+                continue;
+            };
+            match option {
+                "--part" => assert!(self.parts.contains(&value), "no part {value}: {where_}"),
+                "--check" => assert!(
+                    self.checks.contains(value.as_str()),
+                    "no check {value}: {where_}"
+                ),
+                "--format" => assert!(formats.contains(&value.as_str()), "{where_}"),
+                _ => {}
+            }
+        }
+    }
+}
+
 #[test]
 fn every_grader_option_in_the_docs_exists() {
-    let main_help = grader_help(&[]);
-    let main_options = options_of(&main_help);
-    let batch_options = options_of(&grader_help(&["batch"]));
-    assert!(main_options.contains("--dir") && batch_options.contains("--reports"));
-    let parts: BTreeSet<String> = Part::ALL.iter().map(|part| part.to_string()).collect();
-    let checks: BTreeSet<&str> = CHECKS.iter().map(|check| check.name).collect();
-    let formats = ["human", "json", "junit", "tap"];
-
+    let options = GraderOptions::new();
     let mut seen = 0;
     for path in doc_files() {
         let Ok(text) = fs::read_to_string(&path) else {
@@ -539,60 +619,7 @@ fn every_grader_option_in_the_docs_exists() {
         for line in command_lines(&path, &text) {
             for call in grader_calls(&line) {
                 seen += 1;
-                let where_ = format!("{}: {line}", path.display());
-                let allowed = match call.subcommand.as_deref() {
-                    None => &main_options,
-                    Some("batch") => &batch_options,
-                    Some("reference-server" | "reference-client") => {
-                        assert!(
-                            call.args.iter().all(|arg| !arg.starts_with('-')),
-                            "the reference peers take no options: {where_}"
-                        );
-                        continue;
-                    }
-                    Some(other) => {
-                        // Not a subcommand: an argument of something else,
-                        // such as a path given to `install`.
-                        assert!(
-                            !main_help.contains(&format!("  {other} ")),
-                            "{other} is a subcommand not checked here: {where_}"
-                        );
-                        continue;
-                    }
-                };
-                for (index, arg) in call.args.iter().enumerate() {
-                    if !arg.starts_with("--") {
-                        continue;
-                    }
-                    // `--name`, then maybe `=value`; quotes or a `)` of the
-                    // shell may follow.
-                    let name: String = arg[2..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_lowercase() || *c == '-')
-                        .collect();
-                    let option = format!("--{name}");
-                    let inline = arg[2 + name.len()..].strip_prefix('=').map(str::to_owned);
-                    let option = option.as_str();
-                    assert!(
-                        allowed.contains(option),
-                        "`{option}` is not an option of the grader: {where_}"
-                    );
-                    let value = inline.or_else(|| call.args.get(index + 1).cloned());
-                    let Some(value) = value.filter(|v| !v.starts_with('$')) else {
-                        continue;
-                    };
-                    match option {
-                        "--part" => assert!(parts.contains(&value), "no part {value}: {where_}"),
-                        "--check" => {
-                            assert!(
-                                checks.contains(value.as_str()),
-                                "no check {value}: {where_}"
-                            )
-                        }
-                        "--format" => assert!(formats.contains(&value.as_str()), "{where_}"),
-                        _ => {}
-                    }
-                }
+                options.assert_valid(&call, &format!("{}: {line}", path.display()));
             }
         }
     }
@@ -751,6 +778,277 @@ fn the_pictures_are_mermaid_diagrams_of_known_kinds() {
     for notice in ["(connected)", "(disconnected)"] {
         assert!(sequence.contains(notice), "the sequence shows {notice}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Both ways in: the kit, and the crate alone
+
+/// The targets of the kit's `Makefile`.
+fn make_targets() -> BTreeSet<String> {
+    read(&kit_root().join("Makefile"))
+        .lines()
+        .filter_map(|line| {
+            let (target, _) = line.split_once(':')?;
+            let plain = !target.is_empty()
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            plain.then(|| target.to_owned())
+        })
+        .collect()
+}
+
+/// The `make` commands of a text (`make`, `make check`, ...): in inline code,
+/// and at the start of the lines of `commands`.
+fn make_commands(text: &str, commands: &[String]) -> BTreeSet<String> {
+    let inline = text
+        .lines()
+        .flat_map(|line| line.split('`').skip(1).step_by(2));
+    let starts = commands.iter().map(|line| line.trim_start());
+    inline
+        .chain(starts)
+        .filter_map(|code| {
+            let mut words = code.split_whitespace();
+            (words.next()? == "make").then_some(())?;
+            let target = words
+                .next()
+                .filter(|word| word.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            Some(match target {
+                Some(target) => format!("make {target}"),
+                None => String::from("make"),
+            })
+        })
+        .collect()
+}
+
+/// Asserts that each `make` command exists: the bare `make` runs the
+/// default target, any other names a target of the Makefile.
+fn assert_make_commands_exist(commands: &BTreeSet<String>, where_: &str) {
+    let targets = make_targets();
+    for command in commands {
+        if let Some(target) = command.strip_prefix("make ") {
+            assert!(
+                targets.contains(target),
+                "{where_} runs `{command}`, but the Makefile has no target {target}"
+            );
+        }
+    }
+}
+
+/// The rows of the lab text's table for students who got the crate alone:
+/// (what the text writes, what they run instead).
+fn crate_alone_table(text: &str) -> Vec<(String, String)> {
+    let start = text
+        .find("**With the crate alone**, run every command")
+        .expect("lab-docs/README.md has the table for the crate alone");
+    text[start..]
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+            assert_eq!(cells.len(), 2, "a row of two cells: {row}");
+            (cells[0].to_owned(), cells[1].to_owned())
+        })
+        .collect()
+}
+
+/// The inline code of a Markdown cell or line.
+fn inline_code(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_lab_texts_commands_have_their_form_for_the_crate_alone() {
+    let text = lab_text();
+    let path = kit_root().join("lab-docs/README.md");
+    let commands = command_lines(&path, &text);
+    let kit_commands = make_commands(&text, &commands);
+    assert!(
+        kit_commands.contains("make check"),
+        "the lab text runs make check: {kit_commands:?}"
+    );
+    assert_make_commands_exist(&kit_commands, "lab-docs/README.md");
+
+    let table = crate_alone_table(&text);
+    let kit_side: Vec<String> = table.iter().flat_map(|(kit, _)| inline_code(kit)).collect();
+    for command in &kit_commands {
+        assert!(
+            kit_side.contains(command),
+            "the table for the crate alone does not say what replaces `{command}`"
+        );
+    }
+    // The kit's other two forms: the crate's folder, and the grader run by
+    // cargo.
+    for form in ["cd support && ", "cargo run -q -p grader -- "] {
+        assert!(
+            commands.iter().any(|line| line.contains(form)),
+            "the lab text no longer uses `{form}`: update this test"
+        );
+        assert!(
+            kit_side.iter().any(|code| code.starts_with(form)),
+            "the table for the crate alone does not say what replaces `{form}`"
+        );
+    }
+
+    let options = GraderOptions::new();
+    let mut grader_runs = 0;
+    for (kit, alone) in &table {
+        for code in inline_code(alone) {
+            for kit_only in ["make", "support", "-p grader"] {
+                assert!(
+                    !contains_word(&code, kit_only),
+                    "`{code}`, for the crate alone, uses `{kit_only}`, which only the kit has"
+                );
+            }
+            for call in grader_calls(&code) {
+                grader_runs += 1;
+                options.assert_valid(&call, &format!("the table for the crate alone: {code}"));
+            }
+        }
+        assert!(!alone.is_empty(), "nothing replaces {kit}");
+    }
+    assert!(
+        table
+            .iter()
+            .any(|(kit, alone)| kit == "`make check`" && alone.contains("`grader --dir .`")),
+        "`make check` becomes `grader --dir .`: {table:?}"
+    );
+    assert!(
+        grader_runs >= 3,
+        "only {grader_runs} grader commands in the table"
+    );
+}
+
+#[test]
+fn the_crates_readme_says_what_to_run_with_the_kit_and_alone() {
+    let path = skeleton().join("README.md");
+    let readme = read(&path);
+    // Its commands are the lines indented by four spaces.
+    let commands: Vec<String> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("    "))
+        .map(|line| line.split(" #").next().unwrap_or(line).trim().to_owned())
+        .collect();
+    for expected in [
+        "cargo build",
+        "cargo test",
+        "make check",
+        "grader --dir .",
+        "grader reference-server 5000",
+        "grader reference-client 127.0.0.1 5000",
+    ] {
+        assert!(
+            commands.iter().any(|line| line.ends_with(expected)),
+            "the crate's README does not show `{expected}`: {commands:?}"
+        );
+    }
+    let options = GraderOptions::new();
+    let mut grader_runs = 0;
+    for line in &commands {
+        for call in grader_calls(line) {
+            grader_runs += 1;
+            options.assert_valid(&call, &format!("the crate's README.md: {line}"));
+        }
+    }
+    assert!(grader_runs >= 5, "only {grader_runs} grader commands");
+    assert_make_commands_exist(&make_commands(&readme, &commands), "the crate's README.md");
+}
+
+#[test]
+fn make_and_table_rows_are_read_as_written() {
+    let commands = [String::from("make            # all"), String::from("cd x")];
+    assert_eq!(
+        make_commands("run `make check`, `make reset` or `Makefile`", &commands)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["make", "make check", "make reset"]
+    );
+    let table = crate_alone_table(
+        "**With the crate alone**, run every command:\n\n| a | b |\n| --- | --- |\n\
+         | `make` | `cargo build` |\n| `x` | y, then `z` |\n\ntext\n",
+    );
+    assert_eq!(
+        table,
+        [
+            (String::from("`make`"), String::from("`cargo build`")),
+            (String::from("`x`"), String::from("y, then `z`")),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Paths
+
+/// Absolute paths that only exist on some machine: the one where an
+/// example was made, or a user's home. Gradescope's `/autograder` is the
+/// same everywhere, and is not one of them.
+const MACHINE_PATHS: [&str; 6] = ["/work/", "/tmp/", "/root/", "/home/", "/Users/", "/var/"];
+
+/// The absolute paths of a text that start with one of [`MACHINE_PATHS`]:
+/// where a path starts (not inside another, such as `/autograder/work/`,
+/// nor after a variable, such as `$HOME/tmp/`), up to the next space or
+/// quote.
+fn machine_paths(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for prefix in MACHINE_PATHS {
+        for (at, _) in text.match_indices(prefix) {
+            let inside = text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || "_-./$}~)".contains(c));
+            if inside {
+                continue;
+            }
+            let path: String = text[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !"`'\")]".contains(*c))
+                .collect();
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_docs_show_no_path_of_the_machine_they_were_made_on() {
+    let mut files = doc_files();
+    files.push(kit_root().join("skeleton/STUDENT_README.md"));
+    let mut checked = 0;
+    for path in files {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        checked += 1;
+        for (index, line) in text.lines().enumerate() {
+            let paths = machine_paths(line);
+            assert!(
+                paths.is_empty(),
+                "{}:{}: {paths:?} exists only on some machine: write the path a student \
+                 has (support/..., target/...) or a relative one",
+                path.display(),
+                index + 1
+            );
+        }
+    }
+    assert!(checked >= 5, "only {checked} files checked");
+}
+
+#[test]
+fn machine_paths_are_found_where_a_path_starts() {
+    assert_eq!(
+        machine_paths(
+            "1. start: /work/main/target/debug/grader reference-server 0\n\
+             `/tmp/ag/x` and \"/home/ada\" but not /autograder/work/crate, \
+             $HOME/tmp/x, ~/work/x or support/target/debug/client"
+        ),
+        ["/work/main/target/debug/grader", "/tmp/ag/x", "/home/ada"]
+    );
 }
 
 // ---------------------------------------------------------------------------
