@@ -255,7 +255,7 @@ pub static CHECKS: &[Check] = &[
     Check {
         name: "server/long-line",
         part: Part::Server,
-        points: 3,
+        points: 2,
         description: "a 10000-byte line arrives in pieces of 4096, 4096 and 1808 bytes; 4096 bytes arrive whole",
         hint: "TODO 13: push every byte you read into the client's inbox (`client.inbox.push`): it holds at most 4096 bytes of an unfinished line and hands them over as a line of their own.",
         run: Run::Live(server::long_line),
@@ -279,7 +279,7 @@ pub static CHECKS: &[Check] = &[
     Check {
         name: "server/fifty",
         part: Part::Server,
-        points: 3,
+        points: 2,
         description: "50 clients at once: each one's line reaches the 49 others",
         hint: "TODOs 12 and 14: every client socket is in the one epoll set, and each line goes to every other client exactly once.",
         run: Run::Live(server::fifty),
@@ -291,6 +291,14 @@ pub static CHECKS: &[Check] = &[
         description: "300 clients' lines ready at once, more than the event array holds, all arrive",
         hint: "TODO 10: epoll_wait fills at most MAX_EVENTS entries and returns how many: handle exactly events[..ready], never one more (what did not fit is reported by the next call).",
         run: Run::Live(server::burst),
+    },
+    Check {
+        name: "server/emfile",
+        part: Part::Server,
+        points: 3,
+        description: "out of descriptors, the server keeps serving without spinning, and accepts the waiting client once one leaves",
+        hint: "TODO 11: when accept fails with EMFILE (`is_out_of_descriptors`), return `self.pause_accepting()`: the waiting connection keeps the listener readable, so epoll_wait would return at once, for ever. Any other accept error concerns that connection only: log it and go on.",
+        run: Run::Live(server::emfile),
     },
     Check {
         name: "server/slow-consumer",
@@ -351,7 +359,7 @@ pub static CHECKS: &[Check] = &[
     Check {
         name: "server/e2e",
         part: Part::Server,
-        points: 3,
+        points: 2,
         description: "three reference clients on terminals chat through the server",
         hint: "TODOs 9 to 16: the whole server together: join, broadcast, leave. Try it by hand with `grader reference-client`.",
         run: Run::Live(server::end_to_end),

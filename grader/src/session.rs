@@ -147,6 +147,11 @@ impl Session {
     /// Starts the submission's server on port 0 and waits for its readiness
     /// line.
     pub fn server(&self) -> Result<Server, Failure> {
+        self.server_with(self.config.limits)
+    }
+
+    /// [`Session::server`] with other limits (fewer descriptors, say).
+    pub fn server_with(&self, limits: Limits) -> Result<Server, Failure> {
         let exe = self
             .config
             .server
@@ -155,7 +160,7 @@ impl Session {
         let mut command = Command::new(&exe);
         command.arg("0");
         submission_env(&mut command);
-        Server::start(self, command, "the server", self.config.limits)
+        Server::start(self, command, "the server", limits)
     }
 
     /// Starts the reference server (built into the grader) on port 0.

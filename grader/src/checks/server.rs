@@ -254,11 +254,11 @@ pub fn burst(s: &Session) -> Outcome {
     let server = s.server()?;
     let observer = s.peer(server.port)?;
     s.step(format!(
-        "{BURST} more peers Q1 ... Q{BURST} connect; A waits for the join notice of each"
+        "{BURST} more peers Q1 ... Q{BURST} connect, reading nothing; A waits for Q{BURST}'s \"hello\""
     ));
     let mut crowd = Vec::with_capacity(BURST);
     for i in 1..=BURST {
-        let peer = s.peer_named(
+        crowd.push(s.peer_named(
             server.port,
             &format!("Q{i}"),
             PeerOptions {
@@ -266,10 +266,13 @@ pub fn burst(s: &Session) -> Outcome {
                 quiet: true,
                 ..PeerOptions::default()
             },
-        )?;
-        observer.expect_join(&peer)?;
-        crowd.push(peer);
+        )?);
     }
+    // Barrier: connections are accepted in the order they came, so once
+    // the last one's line went through, every one of them is in the chat.
+    let last = crowd.last_mut().expect("BURST > 0");
+    last.send_quietly(b"hello\n")?;
+    observer.expect_after_notices(&format!("{} hello", last.tag))?;
     s.step("stop the server (SIGSTOP): what the peers send now waits, all of it ready at once");
     server
         .process
@@ -396,6 +399,13 @@ struct FallenBehind<'s> {
 /// EPOLLOUT (a write to R was partial); then QUEUED_LINES more.
 fn fall_behind(s: &Session) -> Result<FallenBehind<'_>, Failure> {
     let server = s.server()?;
+    let pid = server.pid();
+    if procfs::epoll_fds(pid).map_err(proc_error)?.is_empty() {
+        return Err(s.fail(
+            "not checked: the server has no epoll instance, whose interest list shows when a \
+             reader has fallen behind; fix server/one-thread first",
+        ));
+    }
     let mut peers = s.peers(server.port, 2)?;
     let mut reader = s.peer_named(
         server.port,
@@ -417,7 +427,6 @@ fn fall_behind(s: &Session) -> Result<FallenBehind<'_>, Failure> {
     let line = [text(1023), b"\n".to_vec()].concat();
     let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
     let leave = format!("{} (disconnected)", reader.tag).into_bytes();
-    let pid = server.pid();
     let (mut sent, mut received) = (0, 0);
     let mut extra = None;
     while extra.is_none_or(|extra| received < extra) {
@@ -479,8 +488,16 @@ pub fn slow_reader(s: &Session) -> Outcome {
         behind.lines
     ));
     behind.reader.start_reading()?;
-    for number in 1..=behind.lines {
+    let echo = format!("{} hello", behind.reader.tag).into_bytes();
+    let mut first = true;
+    let mut number = 0;
+    while number < behind.lines {
         let line = behind.reader.next_line()?;
+        // R's own hello sent back to it is server/broadcast's business.
+        if std::mem::take(&mut first) && line == echo {
+            continue;
+        }
+        number += 1;
         if line != behind.expected {
             return Err(Failure {
                 summary: format!(
@@ -632,10 +649,12 @@ pub fn one_thread(s: &Session) -> Outcome {
 pub fn idle_cpu(s: &Session) -> Outcome {
     let server = s.server()?;
     let mut peers = s.peers(server.port, 3)?;
-    let leaver = peers.remove(2);
-    let tag = leaver.tag.clone();
-    leaver.close();
-    peers[0].expect_line(format!("{tag} (disconnected)"))?;
+    peers.remove(2).close();
+    // Barrier: the server has read C's end (it came first) by the time it
+    // passes on B's next line. (Whether it says C left is server/leave's
+    // business.)
+    peers[1].send("after\n")?;
+    peers[0].expect_after_notices(&format!("{} after", peers[1].tag))?;
     s.step(format!(
         "measure for {IDLE_WINDOW:?}, while nothing happens, how long the server runs or waits to run"
     ));
@@ -676,6 +695,78 @@ fn idle_for_the_window(pid: u32, summary: &str) -> Outcome {
         });
     }
     Ok(())
+}
+
+/// The server's descriptor limit in server/emfile: room for the standard
+/// streams, the listener, an epoll instance, a few more of its own, and a
+/// few dozen clients.
+const EMFILE_LIMIT: u64 = 48;
+
+/// More clients than fit under EMFILE_LIMIT.
+const EMFILE_CROWD: usize = 60;
+
+pub fn emfile(s: &Session) -> Outcome {
+    let limits = Limits {
+        open_files: EMFILE_LIMIT,
+        ..s.config().limits
+    };
+    s.step(format!(
+        "start the server with a limit of {EMFILE_LIMIT} open descriptors"
+    ));
+    let server = s.server_with(limits)?;
+    let mut peers = s.peers(server.port, 2)?;
+    s.step(format!(
+        "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect, more than the limit lets in; \
+         Q{EMFILE_CROWD} sends \"hello\" at once, while it waits to be accepted"
+    ));
+    let mut crowd = Vec::with_capacity(EMFILE_CROWD);
+    for i in 1..=EMFILE_CROWD {
+        crowd.push(s.peer_named(
+            server.port,
+            &format!("Q{i}"),
+            PeerOptions {
+                reads: false,
+                quiet: true,
+                ..PeerOptions::default()
+            },
+        )?);
+    }
+    let mut last = crowd.pop().expect("EMFILE_CROWD > 0");
+    last.send_quietly(b"hello\n")?;
+    // Barrier: the server goes on serving the clients it has.
+    peers[0].send("still serving?\n")?;
+    peers[1]
+        .expect_after_notices(&format!("{} still serving?", peers[0].tag))
+        .map_err(|mut failure| {
+            failure.summary = format!(
+                "out of descriptors, the server stopped serving its clients: {}",
+                failure.summary
+            );
+            failure
+        })?;
+    s.step(format!(
+        "measure for {IDLE_WINDOW:?}, while connections wait that accept cannot take, how long the server runs or waits to run"
+    ));
+    idle_for_the_window(
+        server.pid(),
+        "out of descriptors, with connections waiting, the server spun: accept fails with EMFILE \
+         and the listener stays readable",
+    )?;
+    s.step(format!(
+        "Q1 ... Q30 leave; the server must then accept the waiting Q{EMFILE_CROWD}"
+    ));
+    // Connections are accepted in the order they came: the first ones are
+    // in the chat, and the last waits.
+    drop(crowd.drain(..30));
+    peers[1]
+        .expect_after_notices(&format!("{} hello", last.tag))
+        .map_err(|mut failure| {
+            failure.summary = format!(
+                "once clients left and descriptors were free, the server did not accept the waiting peer: {}",
+                failure.summary
+            );
+            failure
+        })
 }
 
 pub fn fd_leak(s: &Session) -> Outcome {
