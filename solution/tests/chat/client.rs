@@ -4,6 +4,7 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+use crate::failure::suspect;
 use crate::inbox::DEADLINE;
 use crate::peer::{FakeServer, closed_port};
 use crate::procfs;
@@ -28,6 +29,8 @@ fn bad_arguments_print_the_usage_and_exit_2() {
 
 #[test]
 fn a_refused_connection_is_reported_on_stderr_with_status_1() {
+    let _todo =
+        suspect("TODO 4 (return the connect error wrapped by with_context, naming HOST:PORT)");
     let closed = closed_port();
     let port = closed.port;
     Command::new(client_exe())
@@ -43,6 +46,9 @@ fn a_refused_connection_is_reported_on_stderr_with_status_1() {
 
 #[test]
 fn what_arrives_is_printed_while_nothing_is_typed() {
+    let _todo = suspect(
+        "TODOs 5-7 (standard input and the socket in one epoll set, epoll_wait, relay_from_server on the socket's event)",
+    );
     let server = FakeServer::start();
     let client = Client::start(server.port());
     let mut connection = server.accept();
@@ -56,6 +62,7 @@ fn what_arrives_is_printed_while_nothing_is_typed() {
 
 #[test]
 fn bytes_from_the_server_are_printed_unchanged() {
+    let _todo = suspect("TODO 7 (on the socket's event, self.relay_from_server())");
     let server = FakeServer::start();
     let client = Client::start(server.port());
     let mut connection = server.accept();
@@ -68,6 +75,8 @@ fn bytes_from_the_server_are_printed_unchanged() {
 
 #[test]
 fn each_typed_line_is_sent_with_its_newline() {
+    let _todo =
+        suspect("TODO 8 (read fd 0 with sys::read_fd, append to pending, send_complete_lines)");
     let server = FakeServer::start();
     let mut client = Client::start(server.port());
     let connection = server.accept();
@@ -84,6 +93,7 @@ fn each_typed_line_is_sent_with_its_newline() {
 
 #[test]
 fn exit_is_not_sent_and_ends_the_client_with_status_0() {
+    let _todo = suspect("TODO 8 (return what send_complete_lines returns: it stops at `exit`)");
     for exit in ["exit\n", "exit\r\n"] {
         let server = FakeServer::start();
         let mut client = Client::start(server.port());
@@ -99,6 +109,7 @@ fn exit_is_not_sent_and_ends_the_client_with_status_0() {
 
 #[test]
 fn a_line_that_only_contains_exit_is_the_command() {
+    let _todo = suspect("TODO 8 (append everything read to pending, then send_complete_lines)");
     let server = FakeServer::start();
     let mut client = Client::start(server.port());
     let connection = server.accept();
@@ -110,6 +121,7 @@ fn a_line_that_only_contains_exit_is_the_command() {
 
 #[test]
 fn end_of_input_sends_the_unfinished_line_and_exits_0() {
+    let _todo = suspect("TODO 8 (0 bytes from standard input: return self.finish_input())");
     let server = FakeServer::start();
     let mut client = Client::start(server.port());
     let connection = server.accept();
@@ -123,6 +135,7 @@ fn end_of_input_sends_the_unfinished_line_and_exits_0() {
 
 #[test]
 fn when_the_server_closes_the_client_says_so_and_exits_0() {
+    let _todo = suspect("TODO 7 (when relay_from_server returns Next::Stop, return Ok)");
     let server = FakeServer::start();
     let mut client = Client::start(server.port());
     let mut connection = server.accept();
@@ -136,6 +149,7 @@ fn when_the_server_closes_the_client_says_so_and_exits_0() {
 
 #[test]
 fn the_closing_notice_starts_on_a_line_of_its_own() {
+    let _todo = suspect("TODO 7 (when relay_from_server returns Next::Stop, return Ok)");
     let server = FakeServer::start();
     let mut client = Client::start(server.port());
     let mut connection = server.accept();
@@ -150,6 +164,9 @@ fn the_closing_notice_starts_on_a_line_of_its_own() {
 
 #[test]
 fn a_burst_of_500_lines_from_a_pipe_arrives_complete_and_in_order() {
+    let _todo = suspect(
+        "TODO 8 (read with sys::read_fd, never a buffered reader; one read may hold many lines)",
+    );
     let server = FakeServer::start();
     let mut client = Client::start(server.port());
     let mut connection = server.accept();
@@ -170,6 +187,8 @@ fn a_burst_of_500_lines_from_a_pipe_arrives_complete_and_in_order() {
 
 #[test]
 fn a_regular_file_as_standard_input_is_sent_whole() {
+    let _todo =
+        suspect("TODO 5 (EPERM, ErrorKind::PermissionDenied: stdin_watched = false) and TODO 8");
     let server = FakeServer::start();
     let lines: String = (0..200).map(|i| format!("from a file {i}\n")).collect();
     let mut client = Client::start_with_stdin(server.port(), file_with(lines.as_bytes()));
@@ -183,6 +202,7 @@ fn a_regular_file_as_standard_input_is_sent_whole() {
 
 #[test]
 fn one_thread_and_one_epoll_instance_watching_stdin_and_the_socket() {
+    let _todo = suspect("TODOs 4-5 (one epoll instance, watching the socket and descriptor 0)");
     let server = FakeServer::start();
     let client = Client::start(server.port());
     let mut connection = server.accept();
@@ -209,6 +229,8 @@ fn one_thread_and_one_epoll_instance_watching_stdin_and_the_socket() {
 
 #[test]
 fn an_idle_client_uses_no_cpu() {
+    let _todo =
+        suspect("TODO 6 (epoll_wait with the given timeout: -1 sleeps until something happens)");
     let server = FakeServer::start();
     let client = Client::start(server.port());
     let mut connection = server.accept();

@@ -1,9 +1,11 @@
 //! The real server and real clients together, as a person would use them.
 
+use crate::failure::suspect;
 use crate::procs::{Client, Server};
 
 #[test]
 fn two_clients_chat_through_the_server_and_see_it_close() {
+    let _todo = suspect("TODOs 4-16 (the client:: and server:: tests point closer)");
     let mut server = Server::start();
     // A raw peer learns each client's tag from its join notice.
     let observer = server.peer();
@@ -34,8 +36,10 @@ fn two_clients_chat_through_the_server_and_see_it_close() {
 }
 
 /// Reads the next line, a join notice, and returns the tag in it.
+#[track_caller]
 fn join_tag(observer: &crate::peer::Peer) -> String {
-    let line = String::from_utf8(observer.inbox().next_line()).expect("UTF-8");
+    let line = observer.inbox().next_line_expecting("a join notice");
+    let line = String::from_utf8(line).expect("UTF-8");
     line.strip_suffix(" (connected)")
         .unwrap_or_else(|| panic!("expected a join notice, got {line:?}"))
         .to_owned()

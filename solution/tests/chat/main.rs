@@ -9,6 +9,7 @@
 
 mod client;
 mod end_to_end;
+mod failure;
 mod inbox;
 mod peer;
 mod procfs;

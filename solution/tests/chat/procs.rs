@@ -4,13 +4,13 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::inbox::{DEADLINE, Inbox, show};
+use crate::failure;
+use crate::inbox::{DEADLINE, Inbox};
 use crate::peer::{Options, Peer};
 
 /// The server under test: this crate's `server`, or the executable named by
@@ -29,16 +29,17 @@ pub fn client_exe() -> String {
 pub struct Server {
     child: Child,
     port: u16,
-    stderr: Inbox,
 }
 
 impl Server {
     /// Starts the server on port 0 and waits for its readiness line.
+    #[track_caller]
     pub fn start() -> Server {
         Server::start_with(Command::new(server_exe()).arg("0"))
     }
 
     /// Starts the server on port 0 with at most `limit` file descriptors.
+    #[track_caller]
     pub fn start_with_fd_limit(limit: u64) -> Server {
         let mut command = Command::new(server_exe());
         command.arg("0");
@@ -60,8 +61,9 @@ impl Server {
         Server::start_with(&mut command)
     }
 
-    /// Starts the server and waits for its readiness line; panics with its
-    /// stderr if the line is not `listening on 0.0.0.0:PORT`.
+    /// Starts the server and waits for its readiness line; fails, showing
+    /// its stderr, if the line is not `listening on 0.0.0.0:PORT`.
+    #[track_caller]
     pub fn start_with(command: &mut Command) -> Server {
         let mut child = command
             .stdin(Stdio::null())
@@ -71,18 +73,20 @@ impl Server {
             .expect("start the server");
         let stdout = Inbox::spawn("server stdout", child.stdout.take().expect("piped stdout"));
         let stderr = Inbox::spawn("server stderr", child.stderr.take().expect("piped stderr"));
-        let mut server = Server {
-            child,
-            port: 0,
-            stderr,
-        };
-        // If the server dies before this line, dropping `server` (as the
-        // panic unwinds) shows its stderr.
-        let line = String::from_utf8(stdout.next_line()).expect("a UTF-8 readiness line");
-        server.port = line
-            .strip_prefix("listening on 0.0.0.0:")
+        // The failure messages of the test show its stderr from now on.
+        failure::watch("the server", child.id(), stderr);
+        let mut server = Server { child, port: 0 };
+        let line = stdout.next_line_expecting("the readiness line \"listening on 0.0.0.0:PORT\"");
+        server.port = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|line| line.strip_prefix("listening on 0.0.0.0:"))
             .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("not a readiness line: {line:?}"));
+            .unwrap_or_else(|| {
+                failure::fail(format!(
+                    "the server's first line is {}, not \"listening on 0.0.0.0:PORT\"",
+                    crate::inbox::show(&line)
+                ))
+            });
         // Keep draining stdout, so that logging can never block the server.
         std::mem::forget(stdout);
         server
@@ -97,10 +101,12 @@ impl Server {
     }
 
     /// A raw TCP peer connected to the server.
+    #[track_caller]
     pub fn peer(&self) -> Peer {
         Peer::connect(self.port)
     }
 
+    #[track_caller]
     pub fn peer_with(&self, options: Options) -> Peer {
         Peer::connect_with(self.port, options)
     }
@@ -109,20 +115,21 @@ impl Server {
         send_signal(&self.child, signal);
     }
 
-    /// Waits for the server to exit; panics if it does not in time.
+    /// Waits for the server to exit; fails if it does not in time.
+    #[track_caller]
     pub fn wait_exit(&mut self) -> ExitStatus {
         wait_exit(&mut self.child, "the server")
     }
 
     /// Whether the server is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
+        reap(&mut self.child).is_none()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        stop_and_report(&mut self.child, "server", &self.stderr);
+        stop_and_report(&mut self.child);
     }
 }
 
@@ -131,7 +138,6 @@ pub struct Client {
     child: Child,
     stdin: Option<ChildStdin>,
     pub stdout: Inbox,
-    pub stderr: Inbox,
 }
 
 impl Client {
@@ -149,21 +155,24 @@ impl Client {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the client");
+        let stderr = Inbox::spawn("client stderr", child.stderr.take().expect("piped stderr"));
+        // The failure messages of the test show its stderr from now on.
+        failure::watch("the client", child.id(), stderr);
         Client {
             stdout: Inbox::spawn("client stdout", child.stdout.take().expect("piped stdout")),
-            stderr: Inbox::spawn("client stderr", child.stderr.take().expect("piped stderr")),
             stdin: child.stdin.take(),
             child,
         }
     }
 
     /// Writes `bytes` to the client's standard input.
+    #[track_caller]
     pub fn type_in(&mut self, bytes: impl AsRef<[u8]>) {
-        self.stdin
-            .as_mut()
-            .expect("stdin is a pipe, still open")
-            .write_all(bytes.as_ref())
-            .expect("write to the client's stdin");
+        let stdin = self.stdin.as_mut().expect("stdin is a pipe, still open");
+        if let Err(err) = stdin.write_all(bytes.as_ref()) {
+            // EPIPE: the client exited, and nobody reads its input any more.
+            failure::fail_after(format!("writing to the client's stdin: {err}"), true);
+        }
     }
 
     /// Closes the client's standard input: the end of input.
@@ -175,7 +184,8 @@ impl Client {
         self.child.id()
     }
 
-    /// Waits for the client to exit; panics if it does not in time.
+    /// Waits for the client to exit; fails if it does not in time.
+    #[track_caller]
     pub fn wait_exit(&mut self) -> ExitStatus {
         wait_exit(&mut self.child, "the client")
     }
@@ -184,37 +194,43 @@ impl Client {
     #[track_caller]
     pub fn expect_success(&mut self) {
         let status = self.wait_exit();
-        assert!(
-            status.success(),
-            "the client exited with {status}; its stderr: {}",
-            show(&self.stderr.everything())
-        );
+        if !status.success() {
+            failure::fail(format!(
+                "the client exited with {}, not with status 0",
+                describe_status(status)
+            ));
+        }
     }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
-        stop_and_report(&mut self.child, "client", &self.stderr);
+        stop_and_report(&mut self.child);
     }
 }
 
-/// Kills the process if it still runs. When the test is failing, prints how
-/// the process ended and its stderr (a panic such as "not yet implemented:
-/// TODO 14" shows up there): the test's output shows it under the failure.
-fn stop_and_report(child: &mut Child, what: &str, stderr: &Inbox) {
-    let ended = child.try_wait().ok().flatten();
+/// Kills the process if it still runs. When the test is failing and its
+/// message did not describe the process yet (the test failed by its own
+/// assertion), prints how the process is doing and the end of its stderr (a
+/// panic such as "not yet implemented: TODO 14" shows up there): the
+/// test's output shows it under the failure.
+fn stop_and_report(child: &mut Child) {
+    if std::thread::panicking() {
+        if let Some(report) = failure::report_unreported(child.id()) {
+            eprintln!("--- what the processes of the test were doing:\n{report}");
+        }
+    }
+    failure::forget(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    if std::thread::panicking() {
-        let how = match ended {
-            Some(status) => format!("had exited with {}", describe_status(status)),
-            None => "was still running (killed now)".to_owned(),
-        };
-        eprintln!(
-            "--- the {what} {how}; its stderr: {}",
-            show(&stderr.everything())
-        );
-    }
+}
+
+/// `try_wait`, which reaps the child if it exited: records how, for failure
+/// messages (which cannot ask the kernel about a reaped child).
+fn reap(child: &mut Child) -> Option<ExitStatus> {
+    let status = child.try_wait().expect("try_wait")?;
+    failure::ended(child.id(), describe_status(status));
+    Some(status)
 }
 
 fn send_signal(child: &Child, signal: libc::c_int) {
@@ -223,31 +239,14 @@ fn send_signal(child: &Child, signal: libc::c_int) {
     assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
-/// Waits, with the deadline, for `child` to exit. A pidfd becomes readable
-/// when the process exits, so the wait needs neither sleeping nor a thread.
+/// Waits, with the deadline, for `child` to exit.
+#[track_caller]
 fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
-    // SAFETY: pidfd_open takes a pid and flags, no pointers.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) };
-    assert!(raw >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
-    // SAFETY: `raw` is a new descriptor that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            panic!("{what} did not exit within {DEADLINE:?}");
-        }
-        let mut poll = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `poll` is one valid pollfd.
-        unsafe { libc::poll(&mut poll, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+    if let Some(status) = reap(child) {
+        return status;
     }
+    failure::wait_for_exit(child.id(), DEADLINE);
+    reap(child).unwrap_or_else(|| failure::fail(format!("{what} did not exit within {DEADLINE:?}")))
 }
 
 /// Describes how a process ended, for messages: "exit status 1" or "signal

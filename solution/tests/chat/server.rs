@@ -9,6 +9,7 @@ use std::thread;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+use crate::failure::suspect;
 use crate::inbox::Inbox;
 use crate::peer::{Options, Peer};
 use crate::procfs;
@@ -16,6 +17,7 @@ use crate::procs::{Server, describe_status, server_exe};
 
 /// `count` peers, each connected after the previous one was announced to the
 /// first, so that every one of them is known to be in the chat.
+#[track_caller]
 fn peers(server: &Server, count: usize) -> Vec<Peer> {
     let mut peers: Vec<Peer> = vec![server.peer()];
     for _ in 1..count {
@@ -40,6 +42,9 @@ fn text(size: usize) -> Vec<u8> {
 
 #[test]
 fn port_0_prints_the_readiness_line_with_the_real_port() {
+    let _todo = suspect(
+        "TODOs 9-12 (the epoll set, the loop, accept, admit) and 14-15 (queue and write the join notice)",
+    );
     let server = Server::start();
     assert_ne!(server.port(), 0, "the line names the port the kernel chose");
     // The line is printed only once the server listens: connect at once.
@@ -50,6 +55,7 @@ fn port_0_prints_the_readiness_line_with_the_real_port() {
 
 #[test]
 fn the_server_listens_on_the_port_it_is_given() {
+    let _todo = suspect("TODO 9 (Server::new builds the epoll set before the readiness line)");
     // A port that was free a moment ago may be taken by another test's
     // connection before the server binds it: then the server says so and
     // exits 1, and we try another port.
@@ -85,6 +91,9 @@ fn the_server_listens_on_the_port_it_is_given() {
 
 #[test]
 fn a_restarted_server_gets_its_port_back_at_once() {
+    let _todo = suspect(
+        "TODO 10 (on the signal descriptor's event, return Ok: dropping the server closes its sockets)",
+    );
     // The server closes its side first (SIGTERM), so its end of the
     // connection lingers in TIME_WAIT: without SO_REUSEADDR, binding the
     // port again would fail with "Address already in use".
@@ -135,6 +144,9 @@ fn a_port_in_use_is_reported_on_stderr_with_status_1() {
 
 #[test]
 fn a_join_is_announced_to_the_others_only() {
+    let _todo = suspect(
+        "TODO 12 (admit: broadcast the notice, then insert the newcomer) and TODOs 14-15 (queue it for the others, write it)",
+    );
     let server = Server::start();
     let first = server.peer();
     let second = server.peer();
@@ -152,6 +164,9 @@ fn a_join_is_announced_to_the_others_only() {
 
 #[test]
 fn a_line_goes_to_every_other_client_and_not_back_to_its_sender() {
+    let _todo = suspect(
+        "TODO 13 (read once, push_message each line, broadcast) and TODO 14 (every client but the sender)",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 3);
     chat[0].send("hello, world\n");
@@ -165,6 +180,9 @@ fn a_line_goes_to_every_other_client_and_not_back_to_its_sender() {
 
 #[test]
 fn the_tag_is_the_peer_address_as_the_server_sees_it() {
+    let _todo = suspect(
+        "TODO 12 (the tag is protocol::tag(stream.peer_addr()?): the client's address, not the server's)",
+    );
     let server = Server::start();
     let listener = server.peer();
     let mut from_two = server.peer_with(Options {
@@ -179,6 +197,8 @@ fn the_tag_is_the_peer_address_as_the_server_sees_it() {
 
 #[test]
 fn empty_lines_are_forwarded_and_a_carriage_return_is_dropped() {
+    let _todo =
+        suspect("TODO 13 (every line that client.inbox.push completes goes out, empty ones too)");
     let server = Server::start();
     let mut chat = peers(&server, 2);
     chat[0].send("\nwindows\r\n\r\nmid\rline\n");
@@ -192,6 +212,7 @@ fn empty_lines_are_forwarded_and_a_carriage_return_is_dropped() {
 
 #[test]
 fn a_client_that_closes_is_announced_to_the_others() {
+    let _todo = suspect("TODO 13 (a read of 0 bytes: remove_client) and TODO 16 (tell the others)");
     let server = Server::start();
     let mut chat = peers(&server, 3);
     let leaver = chat.remove(2);
@@ -203,6 +224,7 @@ fn a_client_that_closes_is_announced_to_the_others() {
 
 #[test]
 fn a_partial_line_is_forwarded_before_the_leave_notice() {
+    let _todo = suspect("TODO 16 (inbox.finish, then the (disconnected) notice, in one broadcast)");
     let server = Server::start();
     let mut chat = peers(&server, 2);
     let mut leaver = chat.remove(1);
@@ -216,6 +238,7 @@ fn a_partial_line_is_forwarded_before_the_leave_notice() {
 
 #[test]
 fn a_reset_peer_is_dropped_and_the_others_keep_chatting() {
+    let _todo = suspect("TODO 13 (a read error: remove_client) and TODO 16 (tell the others)");
     let server = Server::start();
     let mut chat = peers(&server, 3);
     let resetter = chat.remove(2);
@@ -229,6 +252,8 @@ fn a_reset_peer_is_dropped_and_the_others_keep_chatting() {
 
 #[test]
 fn writing_to_a_peer_that_reset_does_not_kill_the_server() {
+    let _todo =
+        suspect("TODO 15 (a write error other than WouldBlock or Interrupted: remove_client)");
     let mut server = Server::start();
     let mut chat = peers(&server, 3);
     // The third never reads, so the server has bytes queued for it when it
@@ -267,15 +292,21 @@ fn send_paced(sender: &mut Peer, reader: &Peer, line: &[u8], count: usize, also:
             sender.send(line);
             sent += 1;
         }
-        let next = reader.inbox().next_line();
+        let next = reader
+            .inbox()
+            .next_line_expecting(&format!("line {received} of {count} from {}", sender.tag));
         if Some(&next[..]) == also {
             saw_also = true;
         } else {
-            assert!(
-                next == expected,
-                "line {received}: {}",
-                crate::inbox::show(&next)
-            );
+            if next != expected {
+                crate::failure::fail(format!(
+                    "{} expected line {received} of {count} from {}, {}\n  but got {}",
+                    reader.tag,
+                    sender.tag,
+                    crate::inbox::show(&expected),
+                    crate::inbox::show(&next)
+                ));
+            }
             received += 1;
         }
     }
@@ -285,6 +316,9 @@ fn send_paced(sender: &mut Peer, reader: &Peer, line: &[u8], count: usize, also:
 
 #[test]
 fn a_line_split_across_sends_is_forwarded_once_and_whole() {
+    let _todo = suspect(
+        "TODO 13 (push what was read into the client's inbox, which keeps an unfinished line for the next read)",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 3);
     // Between the parts, a line from another peer goes through the server:
@@ -302,6 +336,8 @@ fn a_line_split_across_sends_is_forwarded_once_and_whole() {
 
 #[test]
 fn several_lines_in_one_send_arrive_as_lines_in_order() {
+    let _todo =
+        suspect("TODO 13 (one read may complete several lines: the inbox calls you once for each)");
     let server = Server::start();
     let mut chat = peers(&server, 2);
     chat[0].send("one\ntwo\nthree\nfo");
@@ -313,6 +349,9 @@ fn several_lines_in_one_send_arrive_as_lines_in_order() {
 
 #[test]
 fn a_10000_byte_line_arrives_as_pieces_of_4096_4096_and_1808() {
+    let _todo = suspect(
+        "TODO 13 (push every read into the client's inbox: it cuts long lines at 4096 bytes)",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 2);
     let long = text(10_000);
@@ -325,6 +364,9 @@ fn a_10000_byte_line_arrives_as_pieces_of_4096_4096_and_1808() {
 
 #[test]
 fn a_line_of_4096_bytes_is_whole_and_one_of_4097_is_two_pieces() {
+    let _todo = suspect(
+        "TODO 13 (push every read into the client's inbox: it cuts long lines at 4096 bytes)",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 2);
     let prefix = format!("{} ", chat[0].tag).into_bytes();
@@ -339,6 +381,9 @@ fn a_line_of_4096_bytes_is_whole_and_one_of_4097_is_two_pieces() {
 
 #[test]
 fn lines_from_one_client_arrive_complete_and_in_order() {
+    let _todo = suspect(
+        "TODOs 13-15 (each line queued whole, in order; the outbox written from its front, drain(..written))",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 3);
     // Two senders at once: each one's lines stay in order and whole, even
@@ -354,7 +399,10 @@ fn lines_from_one_client_arrive_complete_and_in_order() {
     let second = writer.join().expect("the writer thread");
     let (mut next_first, mut next_second) = (0, 0);
     while next_first < 3000 || next_second < 3000 {
-        let line = String::from_utf8(chat[1].inbox().next_line()).expect("UTF-8");
+        let line = chat[1].inbox().next_line_expecting(&format!(
+            "the next line of either sender (had {next_first} of 3000 from the first, {next_second} of 3000 from the second)"
+        ));
+        let line = String::from_utf8(line).expect("UTF-8");
         if let Some(rest) = line.strip_prefix(&format!("{} first ", chat[0].tag)) {
             assert_eq!(
                 rest,
@@ -389,6 +437,9 @@ fn non_reader(server: &Server) -> Peer {
 
 #[test]
 fn epollout_is_watched_only_while_a_client_has_bytes_waiting() {
+    let _todo = suspect(
+        "TODO 15 (EPOLLOUT on while bytes are left, off once the outbox is empty) and TODO 3 (update)",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 2);
     let mut stuck = non_reader(&server);
@@ -416,7 +467,9 @@ fn epollout_is_watched_only_while_a_client_has_bytes_waiting() {
         );
         for _ in 0..16 {
             chat[0].send(&line);
-            chat[1].inbox().next_line();
+            chat[1]
+                .inbox()
+                .next_line_expecting("the 1 KiB line just sent by the other peer");
         }
         lines_sent += 16;
     }
@@ -438,6 +491,9 @@ fn epollout_is_watched_only_while_a_client_has_bytes_waiting() {
 
 #[test]
 fn a_client_that_does_not_read_is_dropped_and_the_others_keep_up() {
+    let _todo = suspect(
+        "TODO 14 (an outbox over OUTBOX_LIMIT goes on too_slow), TODO 15 (write only what the socket takes) and TODO 16",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 2);
     let mut slow = non_reader(&server);
@@ -471,6 +527,9 @@ fn a_client_that_does_not_read_is_dropped_and_the_others_keep_up() {
 
 #[test]
 fn fifty_clients_are_all_served() {
+    let _todo = suspect(
+        "TODOs 11-12 (accept every waiting newcomer) and TODO 14 (queue each line for all but its sender)",
+    );
     let server = Server::start();
     let mut chat = peers(&server, 50);
     for (i, peer) in chat.iter_mut().enumerate() {
@@ -478,7 +537,12 @@ fn fifty_clients_are_all_served() {
     }
     for (i, peer) in chat.iter().enumerate() {
         let mut heard: Vec<String> = (0..49)
-            .map(|_| String::from_utf8(peer.inbox().next_line()).expect("UTF-8"))
+            .map(|heard| {
+                let line = peer
+                    .inbox()
+                    .next_line_expecting(&format!("hello {} of 49", heard + 1));
+                String::from_utf8(line).expect("UTF-8")
+            })
             .collect();
         heard.sort();
         let mut expected: Vec<String> = chat
@@ -494,6 +558,9 @@ fn fifty_clients_are_all_served() {
 
 #[test]
 fn out_of_descriptors_it_keeps_serving_does_not_spin_and_accepts_later() {
+    let _todo = suspect(
+        "TODO 11 (out of descriptors: return self.pause_accepting(); another error: log it and continue)",
+    );
     const LIMIT: usize = 16;
     let server = Server::start_with_fd_limit(LIMIT as u64);
     let pid = server.pid();
@@ -519,7 +586,8 @@ fn out_of_descriptors_it_keeps_serving_does_not_spin_and_accepts_later() {
     let mut newcomers: Vec<Peer> = (0..free + 4).map(|_| server.peer()).collect();
     let mut accepted = Vec::new();
     for _ in 0..free {
-        let line = String::from_utf8(chat[0].inbox().next_line()).expect("UTF-8");
+        let line = chat[0].inbox().next_line_expecting("a join notice");
+        let line = String::from_utf8(line).expect("UTF-8");
         let tag = line.strip_suffix(" (connected)").expect("a join notice");
         accepted.push(
             newcomers
@@ -546,7 +614,10 @@ fn out_of_descriptors_it_keeps_serving_does_not_spin_and_accepts_later() {
     let tag = leaver.tag.clone();
     leaver.close();
     chat[0].expect_line(format!("{tag} (disconnected)"));
-    let line = String::from_utf8(chat[0].inbox().next_line()).expect("UTF-8");
+    let line = chat[0]
+        .inbox()
+        .next_line_expecting("the join notice of a newcomer that waited");
+    let line = String::from_utf8(line).expect("UTF-8");
     let joined = line
         .strip_suffix(" (connected)")
         .unwrap_or_else(|| panic!("expected a waiting newcomer to be accepted, got {line:?}"));
@@ -558,6 +629,9 @@ fn out_of_descriptors_it_keeps_serving_does_not_spin_and_accepts_later() {
 
 #[test]
 fn no_descriptor_is_leaked_after_20_joins_and_leaves() {
+    let _todo = suspect(
+        "TODO 16 (take the socket out of the epoll set, then close it by dropping the stream)",
+    );
     let server = Server::start();
     let watcher = server.peer();
     let first_visitor = server.peer();
@@ -585,6 +659,8 @@ fn no_descriptor_is_leaked_after_20_joins_and_leaves() {
 
 #[test]
 fn one_thread_and_one_epoll_instance_that_watches_every_socket() {
+    let _todo =
+        suspect("TODO 9 (one epoll set with the listener) and TODO 12 (add each client to it)");
     let server = Server::start();
     let chat = peers(&server, 3);
     let pid = server.pid();
@@ -611,6 +687,9 @@ fn one_thread_and_one_epoll_instance_that_watches_every_socket() {
 
 #[test]
 fn an_idle_server_uses_no_cpu() {
+    let _todo = suspect(
+        "TODO 10 (epoll_wait with the given timeout) and TODO 15 (EPOLLOUT off once the outbox is empty)",
+    );
     let server = Server::start();
     let _chat = peers(&server, 3);
     let used = procfs::cpu_ms_while_idle(server.pid());
@@ -624,6 +703,9 @@ fn an_idle_server_uses_no_cpu() {
 
 #[test]
 fn sigterm_and_sigint_close_every_socket_and_exit_0() {
+    let _todo = suspect(
+        "TODO 10 (on the signal descriptor's event, return Ok: dropping the server closes every socket)",
+    );
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let mut server = Server::start();
         let chat = peers(&server, 2);
