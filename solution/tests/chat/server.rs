@@ -701,6 +701,37 @@ fn an_idle_server_uses_no_cpu() {
 
 // Rule 11: SIGINT and SIGTERM.
 
+/// What TODOs 9 and 10 make work on their own, before the server can accept
+/// anyone (TODO 11): it announces itself, waits in `epoll_wait` without
+/// using the CPU, and a signal stops it with status 0.
+#[test]
+fn ready_and_stopped_by_a_signal_before_any_client() {
+    let _todo = suspect(
+        "TODO 9 (the signal descriptor in the epoll set) and TODO 10 (epoll_wait with the given timeout; the signal descriptor's event: return Ok)",
+    );
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut server = Server::start();
+        if signal == libc::SIGTERM {
+            let used = procfs::cpu_ms_while_idle(server.pid());
+            assert!(
+                used <= 100,
+                "a server with no client used {used} ms of CPU in 500 ms: does epoll_wait get the timeout -1?"
+            );
+        }
+        if !server.is_running() {
+            crate::failure::fail("the server exited on its own, before any signal".to_owned());
+        }
+        server.signal(signal);
+        let status = server.wait_exit();
+        if status.code() != Some(0) {
+            crate::failure::fail(format!(
+                "after signal {signal}, the server exited with {}, not with status 0",
+                describe_status(status)
+            ));
+        }
+    }
+}
+
 #[test]
 fn sigterm_and_sigint_close_every_socket_and_exit_0() {
     let _todo = suspect(
