@@ -118,7 +118,7 @@ pub static CHECKS: &[Check] = &[
     Check {
         name: "client/paste",
         part: Part::Client,
-        points: 3,
+        points: 2,
         description: "200 lines pasted into the terminal at once all arrive, in order",
         hint: "TODO 8: handle every line a read returns, and keep an unfinished one for later.",
         run: Run::Live(client::paste),
@@ -128,7 +128,7 @@ pub static CHECKS: &[Check] = &[
         part: Part::Client,
         points: 3,
         description: "`exit` is not sent; the client closes the connection and exits with status 0",
-        hint: "TODO 8: compare each line (without `\\r`) with `exit` before sending it.",
+        hint: "TODO 8: append what you read to `self.pending` and return `self.send_complete_lines()`: it sends each complete line and stops at a line `exit` (a `\\r` before its `\\n` allowed) without sending it.",
         run: Run::Live(client::exit),
     },
     Check {
@@ -158,7 +158,7 @@ pub static CHECKS: &[Check] = &[
     Check {
         name: "client/one-thread",
         part: Part::Client,
-        points: 3,
+        points: 2,
         description: "one thread, with an epoll instance that watches standard input and the socket",
         hint: "TODOs 4 and 5: one epoll instance with fd 0 and the socket; no threads.",
         run: Run::Live(client::one_thread),
@@ -187,6 +187,14 @@ pub static CHECKS: &[Check] = &[
         hint: "TODO 8: read fd 0 with the raw read (sys::read_fd), never through a buffered reader: epoll cannot see lines waiting in a buffer.",
         run: Run::Live(client::pipe),
     },
+    Check {
+        name: "client/file-input",
+        part: Part::Client,
+        points: 2,
+        description: "with a regular file as standard input, its lines are sent and the client exits with status 0",
+        hint: "TODO 5: epoll refuses a regular file with EPERM (ErrorKind::PermissionDenied): carry on with `stdin_watched = false`, and the loop reads it as always ready.",
+        run: Run::Live(client::file_input),
+    },
     // The server: TODOs 9 to 16.
     Check {
         name: "server/ready",
@@ -201,7 +209,7 @@ pub static CHECKS: &[Check] = &[
         part: Part::Server,
         points: 2,
         description: "a newcomer is announced as `[TAG] (connected)` to the others, not to itself",
-        hint: "TODO 12: broadcast `[TAG] (connected)` before inserting the new client into the table.",
+        hint: "TODO 12: broadcast `[TAG] (connected)` before inserting the new client into the table. If the server exited once its first client was in (see its stderr), TODO 11: accept's WouldBlock means nobody else is waiting: return Ok, do not pass the error on.",
         run: Run::Live(server::join),
     },
     Check {
@@ -209,7 +217,7 @@ pub static CHECKS: &[Check] = &[
         part: Part::Server,
         points: 4,
         description: "a line reaches every other client as `[IP:PORT] TEXT`, and not its sender",
-        hint: "TODOs 13 and 14: format each complete line with the sender's tag, and queue it for every client except the sender.",
+        hint: "TODOs 13 and 14: clear `self.messages`, format each complete line into it with the sender's tag, and queue it for every client except the sender: whatever is left in `self.messages` is sent again.",
         run: Run::Live(server::broadcast),
     },
     Check {
@@ -265,7 +273,7 @@ pub static CHECKS: &[Check] = &[
         part: Part::Server,
         points: 2,
         description: "an unfinished line is forwarded before the `(disconnected)` notice",
-        hint: "TODO 16: before announcing the leave, forward what is left in the client's input buffer (`inbox.finish`).",
+        hint: "TODO 16: before announcing the leave, forward what is left in the client's input buffer (`inbox.finish`). TODO 13: a client's last bytes and its end can come in one event: read once per event level-triggered (no EPOLLET), so that epoll reports the socket again and the read of 0 bytes comes; with EPOLLET you would have to read until WouldBlock.",
         run: Run::Live(server::partial_leave),
     },
     Check {

@@ -51,6 +51,9 @@ pub struct Failure {
     pub transcripts: Vec<(String, String)>,
 }
 
+/// How the summary of a failure in a check's set-up begins.
+const NOT_CHECKED: &str = "not checked: ";
+
 impl Failure {
     /// A failure with just a summary.
     pub fn new(summary: impl Into<String>) -> Self {
@@ -58,6 +61,27 @@ impl Failure {
             summary: summary.into(),
             ..Failure::default()
         }
+    }
+
+    /// This failure, as one of a check's set-up: the behaviour the check is
+    /// about was never reached, so the report says it was not checked, and
+    /// which check to fix first.
+    pub fn not_checked(self, fix_first: &str) -> Self {
+        if self.is_not_checked() {
+            return self;
+        }
+        Failure {
+            summary: format!(
+                "{NOT_CHECKED}the submission did not get this far ({}); fix {fix_first} first",
+                self.summary
+            ),
+            ..self
+        }
+    }
+
+    /// Whether this failure is one of a check's set-up.
+    pub fn is_not_checked(&self) -> bool {
+        self.summary.starts_with(NOT_CHECKED)
     }
 }
 

@@ -229,6 +229,13 @@ impl Session {
     /// connected and silent for the rest of the check, unread, so that no
     /// notice about it reaches the others.
     pub fn peers(&self, port: u16, count: usize) -> Result<Peers<'_>, Failure> {
+        self.set_up_peers(port, count)
+            .map_err(|failure| failure.not_checked("server/broadcast"))
+    }
+
+    /// Like [`Session::peers`], for the check whose behaviour the set-up
+    /// relies on (server/broadcast): a failure is that check's own.
+    pub fn set_up_peers(&self, port: u16, count: usize) -> Result<Peers<'_>, Failure> {
         self.step(format!(
             "{count} peers connect, each saying \"hello\" once the earlier ones got the previous hello; \
              then one more peer, `sync`, says \"ready\" (and nothing else), and every peer drops what came before"
@@ -255,20 +262,31 @@ impl Session {
     }
 
     /// Starts a program with pipes for its standard streams, contained.
-    pub fn piped(&self, mut command: Command, name: &str) -> Result<Piped, Failure> {
+    pub fn piped(&self, command: Command, name: &str) -> Result<Piped, Failure> {
+        self.piped_with_input(command, name, Stdio::piped())
+    }
+
+    /// Like [`Session::piped`], with `input` as its standard input (a
+    /// regular file, say); then nothing can be written to it.
+    pub fn piped_with_input(
+        &self,
+        mut command: Command,
+        name: &str,
+        input: Stdio,
+    ) -> Result<Piped, Failure> {
         submission_env(&mut command);
         command
-            .stdin(Stdio::piped())
+            .stdin(input)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut process = Contained::spawn(&mut command, self.config.limits)
             .map_err(|err| self.fail(format!("could not start {name} ({command:?}): {err}")))?;
         let child = process.child_mut();
-        let stdin = child.stdin.take().expect("stdin was piped");
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout was piped");
         let stderr = child.stderr.take().expect("stderr was piped");
         Ok(Piped {
-            input: Some(Feeder::spawn(stdin)),
+            input: stdin.map(Feeder::spawn),
             stdout: self.watch(format!("{name}'s stdout"), stdout),
             stderr: self.watch(format!("{name}'s stderr"), stderr),
             process,

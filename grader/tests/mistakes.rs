@@ -15,9 +15,7 @@
 //! for reads that large); read or write errors ignored instead of removing
 //! the client (the next read returns 0 or an error again, and removes it);
 //! WouldBlock from a write taken as a dead client (a write that takes
-//! nothing needs a full socket with an empty outbox). And one that no check
-//! sees yet: EPERM for a regular file as standard input treated as an error
-//! (TODO 5).
+//! nothing needs a full socket with an empty outbox).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -113,6 +111,18 @@ static MISTAKES: &[Mistake] = &[
         most_failed: Some(4),
     },
     // The client.
+    Mistake {
+        name: "file-input-refused",
+        what: "TODO 5: epoll's EPERM for a regular file on standard input is an error",
+        edits: &[edit(
+            CLIENT,
+            "Err(err) if err.kind() == ErrorKind::PermissionDenied => false,\n",
+            "",
+        )],
+        caught_by: "client/file-input",
+        hint_says: &["TODO 5", "EPERM"],
+        most_failed: Some(1),
+    },
     Mistake {
         name: "client-busy-wait",
         what: "TODO 6: the client's epoll_wait has timeout 0: it polls",

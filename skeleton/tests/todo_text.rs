@@ -30,7 +30,6 @@ const PLUMBING: &[&str] = &[
     "map_err",
     "is_empty",
     "len",
-    "clear",
     "new",
     "unreachable",
     "extend_from_slice",

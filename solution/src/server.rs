@@ -286,9 +286,9 @@ impl Server {
         //          by its peer address (`protocol::tag(stream.peer_addr()?)`:
         //          `peer_addr` is getpeername), and add it to the epoll set
         //          (`w_epoll_add_fd_in`, through `check`). Then tell the
-        //          *others* that it connected: put `[TAG] (connected)` into
-        //          `self.messages` with `push_message` and pass them to
-        //          `self.clients.broadcast`, and log `TAG connected` to
+        //          *others* that it connected: clear `self.messages`, put
+        //          `[TAG] (connected)` into it with `push_message`, pass it
+        //          to `self.clients.broadcast`, and log `TAG connected` to
         //          stderr. Last, insert a `Client::new` for it into
         //          `self.clients.by_fd`, so it hears from now on.
         // BEGIN SOLUTION
@@ -343,10 +343,11 @@ impl Server {
         //          `epoll_wait` reports the socket again.) 0 bytes means the
         //          client left, and an error other than WouldBlock or
         //          Interrupted means its connection failed: in both cases
-        //          `self.remove_client(fd)`. Otherwise push the bytes into
-        //          `client.inbox`, which calls you back with each complete
-        //          line: format each into `self.messages` with `push_message`
-        //          and the client's tag, then `self.clients.broadcast` them.
+        //          `self.remove_client(fd)`. Otherwise clear
+        //          `self.messages` and push the bytes into `client.inbox`,
+        //          which calls you back with each complete line: format
+        //          each into `self.messages` with `push_message` and the
+        //          client's tag, then `self.clients.broadcast` them.
         // BEGIN SOLUTION
         let count = match client.stream.read(&mut self.read_buf) {
             Ok(0) => return self.remove_client(fd),
@@ -474,7 +475,8 @@ impl Server {
         //          dropping `stream`. Then tell the others: first the rest of
         //          the client's unfinished line, if any (`inbox.finish`, like
         //          `inbox.push` in TODO 13), then `[TAG] (disconnected)`,
-        //          both into `self.messages` with `push_message`, and out with
+        //          both into a cleared `self.messages` with `push_message`,
+        //          and out with
         //          `self.clients.broadcast`.
         // BEGIN SOLUTION
         if let Err(err) = check(

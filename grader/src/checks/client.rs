@@ -2,7 +2,10 @@
 //! terminal (or with a pipe as standard input), against the reference server
 //! and raw TCP peers, or against a fake server the grader controls.
 
-use std::process::Command;
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::os::fd::FromRawFd;
+use std::process::{Command, Stdio};
 
 use crate::checks::server::{IDLE_CPU_MS, IDLE_WINDOW};
 use crate::model::Failure;
@@ -37,13 +40,7 @@ fn chat(s: &Session) -> Result<Chat<'_>, Failure> {
 /// behaviour the check is about, so the check says it was not checked, and
 /// which check to fix first.
 fn not_checked(failure: Failure) -> Failure {
-    Failure {
-        summary: format!(
-            "not checked: the client did not get this far ({}); fix client/receive first",
-            failure.summary
-        ),
-        ..failure
-    }
+    failure.not_checked("client/receive")
 }
 
 /// [`chat`], then a line from A that the client prints: from then on, the
@@ -300,4 +297,40 @@ pub fn pipe(s: &Session) -> Outcome {
     a.expect_line(format!("{tag} (disconnected)"))?;
     let status = client.wait_exit(s.until());
     expect_exit_status("the client", status, 0)
+}
+
+pub fn file_input(s: &Session) -> Outcome {
+    let server = s.reference_server()?;
+    let a = s.peer(server.port)?;
+    let input = regular_file(b"from a file\nits second line\n")
+        .map_err(|err| s.fail(format!("could not make a file for standard input: {err}")))?;
+    let mut command = Command::new(client_exe(s)?);
+    command.args(["127.0.0.1", &server.port.to_string()]);
+    s.step("start the client with a regular file of two lines as its standard input");
+    let mut client = s.piped_with_input(command, "the client", Stdio::from(input))?;
+    let alive = running(client.process.pid());
+    let tag = joined_tag(&a, &alive)?;
+    for line in ["from a file", "its second line"] {
+        // No abort on exit here: the client may well be done already.
+        a.expect_line(format!("{tag} {line}"))?;
+    }
+    a.expect_line(format!("{tag} (disconnected)"))?;
+    let status = client.wait_exit(s.until());
+    expect_exit_status("the client", status, 0)
+}
+
+/// A regular file (in memory) holding `bytes`, positioned at its start:
+/// epoll refuses such a file with EPERM, as it would a file on disk.
+fn regular_file(bytes: &[u8]) -> io::Result<File> {
+    // SAFETY: the name is a NUL-terminated string that lives across the
+    // call; memfd_create takes nothing else by pointer.
+    let fd = unsafe { libc::memfd_create(c"grader-stdin".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
 }

@@ -496,8 +496,10 @@ fn first_todo(hint: &str) -> Option<u32> {
 
 /// The one thing to do next: fix the failed check whose TODO comes first in
 /// the lab's order (the TODOs build on each other), in table order among
-/// equals, and a check whose hint names no TODO only after those that do.
-/// `hint_at` says where this format shows its hint.
+/// equals. Before it come checks that failed on their own behaviour rather
+/// than in their set-up ("not checked"), and checks whose hint names one
+/// or two TODOs rather than a range of them (`TODOs 9 to 16` says little)
+/// or none. `hint_at` says where this format shows its hint.
 fn next_step(report: &Report, hint_at: &str) -> Option<String> {
     let first = report.failed().next()?;
     let failed = report.failed().count();
@@ -518,7 +520,11 @@ fn next_step(report: &Report, hint_at: &str) -> Option<String> {
     }
     let first = report
         .failed()
-        .min_by_key(|r| first_todo(&r.hint).unwrap_or(u32::MAX))
+        .min_by_key(|r| {
+            let not_checked = r.failure.as_ref().is_some_and(Failure::is_not_checked);
+            let range = hint_todo(&r.hint).is_none_or(|todo| todo.contains(" to "));
+            (not_checked, range, first_todo(&r.hint).unwrap_or(u32::MAX))
+        })
         .unwrap_or(first);
     let todo = hint_todo(&first.hint)
         .map(|todo| format!(" ({todo})"))
@@ -885,6 +891,33 @@ hint:     TODO 12: broadcast `[TAG] (connected)` before inserting the new client
             next_step(&report, "above").as_deref(),
             Some("Next step: fix server/join (TODO 12) first; its hint is above.")
         );
+    }
+
+    #[test]
+    fn the_next_step_passes_over_set_up_failures_and_ranges_of_todos() {
+        let mut report = sample::report();
+        for result in &mut report.results {
+            if result.name == "client/paste" {
+                // Not checked: its set-up failed, so it comes last.
+                let failure = result.failure.take().expect("paste failed");
+                result.failure = Some(failure.not_checked("client/receive"));
+            }
+        }
+        assert!(next_step(&report, "above").is_some_and(|s| s.contains("server/join")));
+        for result in &mut report.results {
+            if result.name == "server/join" {
+                // Even with a range of TODOs, a failure of the check itself
+                // comes before a failure of a set-up.
+                result.hint = "TODOs 9 to 16: the whole server.".to_owned();
+            }
+        }
+        assert!(next_step(&report, "above").is_some_and(|s| s.contains("server/join")));
+        for result in &mut report.results {
+            if result.name == "client/paste" {
+                result.failure = Some(Failure::new("only 37 of 200 lines arrived"));
+            }
+        }
+        assert!(next_step(&report, "above").is_some_and(|s| s.contains("client/paste")));
     }
 
     #[test]
