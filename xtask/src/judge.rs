@@ -20,6 +20,9 @@ const CAUGHT_BY: &str = "caught by: ";
 /// The line the oracle prints when the grader gave no report.
 const NO_VERDICT: &str = "no verdict: ";
 
+/// What to do about a missed mutant, said once wherever problems are shown.
+pub const MISSED_HINT: &str = "A missed mutant gets full marks from the grader: add a check that fails on it, or, if no observable behaviour changes, write why in grader/mutants-equivalent.toml.";
+
 /// What the oracle's log says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogVerdict {
@@ -145,7 +148,7 @@ pub fn judge(
     judgement.mutants.sort_by(by_location);
     for judged in &judgement.mutants {
         let problem = match &judged.verdict {
-            Verdict::Missed => "missed: the grader still gives full marks (a check is missing, or add the reason it is equivalent to grader/mutants-equivalent.toml)".to_owned(),
+            Verdict::Missed => "missed".to_owned(),
             Verdict::Timeout => "timeout: stopped before the grader judged".to_owned(),
             Verdict::Unjudged(why) => format!("no verdict: {why}"),
             _ => continue,
@@ -326,7 +329,7 @@ the solution scored 90 of 100:
         assert_eq!(
             judgement.problems,
             [
-                "solution/src/w_epoll.rs:45:5: replace w_epoll_add_fd_in -> c_int with Default::default(): missed: the grader still gives full marks (a check is missing, or add the reason it is equivalent to grader/mutants-equivalent.toml)"
+                "solution/src/w_epoll.rs:45:5: replace w_epoll_add_fd_in -> c_int with Default::default(): missed"
             ]
         );
     }

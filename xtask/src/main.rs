@@ -107,5 +107,12 @@ fn mutants_report(paths: &ReportPaths) -> Result<bool> {
     for problem in &judgement.problems {
         eprintln!("{problem}");
     }
+    if judgement
+        .mutants
+        .iter()
+        .any(|judged| judged.verdict == judge::Verdict::Missed)
+    {
+        eprintln!("{}", judge::MISSED_HINT);
+    }
     Ok(judgement.problems.is_empty())
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::judge::{Judged, Judgement, Verdict};
+use crate::judge::{Judged, Judgement, MISSED_HINT, Verdict};
 use crate::outcomes::Outcomes;
 
 /// The Markdown report.
@@ -118,6 +118,8 @@ fn problems(out: &mut String, judgement: &Judgement) {
         return;
     }
     out.push_str("## Problems\n\n");
+    out.push_str(MISSED_HINT);
+    out.push_str("\n\n");
     for problem in &judgement.problems {
         let _ = writeln!(out, "- {}", escape(problem));
     }
@@ -131,7 +133,7 @@ fn table(out: &mut String, mutants: &[Judged]) {
     for judged in mutants {
         let mutant = &judged.mutant;
         let (outcome, detail) = match &judged.verdict {
-            Verdict::Caught(checks) => ("caught", checks.join(", ")),
+            Verdict::Caught(checks) => ("caught", caught_by(checks)),
             Verdict::Equivalent(reason) => ("equivalent", reason.clone()),
             Verdict::Missed => ("**missed**", "**missed**".to_owned()),
             Verdict::Unviable => ("unviable", "does not compile".to_owned()),
@@ -147,6 +149,16 @@ fn table(out: &mut String, mutants: &[Judged]) {
             escape(mutant.mutation()),
             escape(&detail)
         );
+    }
+}
+
+/// The checks that failed; with their count when there are many, since a
+/// long list reads as "everything".
+fn caught_by(checks: &[String]) -> String {
+    if checks.len() > 3 {
+        format!("{} checks: {}", checks.len(), checks.join(", "))
+    } else {
+        checks.join(", ")
     }
 }
 
@@ -222,7 +234,7 @@ mod tests {
             "- wall: 2 min 15 s",
             "| solution/src/server.rs:385:27 | `replace \\|\\| with && in Clients::broadcast` | caught | server/join, server/leave |",
             "| solution/src/w_epoll.rs:45:5 | `replace w_epoll_add_fd_in -> c_int with Default::default()` | **missed** | **missed** |",
-            "## Problems\n\n- solution/src/w_epoll.rs:45:5: replace w_epoll_add_fd_in",
+            "- solution/src/w_epoll.rs:45:5: replace w_epoll_add_fd_in -> c_int with Default::default(): missed\n",
         ] {
             assert!(report.contains(expected), "no {expected:?} in:\n{report}");
         }
@@ -234,6 +246,21 @@ mod tests {
             .find("| solution/src/w_epoll.rs:45:5")
             .expect("listed");
         assert!(server < w_epoll);
+    }
+
+    #[test]
+    fn long_lists_of_checks_are_counted() {
+        let checks = |names: &[&str]| {
+            names
+                .iter()
+                .map(|&name| name.to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(caught_by(&checks(&["a", "b", "c"])), "a, b, c");
+        assert_eq!(
+            caught_by(&checks(&["a", "b", "c", "d"])),
+            "4 checks: a, b, c, d"
+        );
     }
 
     #[test]
