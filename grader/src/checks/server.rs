@@ -684,7 +684,7 @@ pub fn idle_cpu(s: &Session) -> Outcome {
     server.process.resume();
     peers[1].send("still here\n")?;
     peers[0]
-        .expect_from(&peers[1], "still here")
+        .expect_after_notices(&format!("{} still here", peers[1].tag))
         .map_err(|mut failure| {
             failure.summary = format!(
                 "after a stop and a continue, which make epoll_wait fail with EINTR: {}",
@@ -727,13 +727,19 @@ pub fn emfile(s: &Session) -> Outcome {
     ));
     let server = s.server_with(limits)?;
     let mut peers = s.peers(server.port, 2)?;
+    // Connections are accepted in the order they came, so the first `room`
+    // newcomers get in and the rest wait. Two short of the room, in case the
+    // server opens a descriptor or two of its own later.
+    let open = procfs::descriptors(server.pid()).map_err(proc_error)?.len();
+    let room = (EMFILE_LIMIT as usize).saturating_sub(open);
+    let in_by_then = room.saturating_sub(2).max(1);
     s.step(format!(
-        "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect, more than the limit lets in; \
-         Q{EMFILE_CROWD} sends \"hello\" at once, while it waits to be accepted"
+        "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect and say \"hello\", more than the \
+         {room} the limit leaves room for; B waits for Q{in_by_then}'s hello"
     ));
     let mut crowd = Vec::with_capacity(EMFILE_CROWD);
     for i in 1..=EMFILE_CROWD {
-        crowd.push(s.peer_named(
+        let mut peer = s.peer_named(
             server.port,
             &format!("Q{i}"),
             PeerOptions {
@@ -741,14 +747,15 @@ pub fn emfile(s: &Session) -> Outcome {
                 quiet: true,
                 ..PeerOptions::default()
             },
-        )?);
+        )?;
+        peer.send_quietly(b"hello\n")?;
+        crowd.push(peer);
     }
-    let mut last = crowd.pop().expect("EMFILE_CROWD > 0");
-    last.send_quietly(b"hello\n")?;
+    peers[1].expect_eventually(&format!("{} hello", crowd[in_by_then - 1].tag))?;
     // Barrier: the server goes on serving the clients it has.
     peers[0].send("still serving?\n")?;
     peers[1]
-        .expect_after_notices(&format!("{} still serving?", peers[0].tag))
+        .expect_eventually(&format!("{} still serving?", peers[0].tag))
         .map_err(|mut failure| {
             failure.summary = format!(
                 "out of descriptors, the server stopped serving its clients: {}",
@@ -765,13 +772,12 @@ pub fn emfile(s: &Session) -> Outcome {
          and the listener stays readable",
     )?;
     s.step(format!(
-        "Q1 ... Q30 leave; the server must then accept the waiting Q{EMFILE_CROWD}"
+        "Q1 ... Q30 leave; the server must then accept the others, Q{EMFILE_CROWD} last"
     ));
-    // Connections are accepted in the order they came: the first ones are
-    // in the chat, and the last waits.
+    let last = crowd.pop().expect("EMFILE_CROWD > 30");
     drop(crowd.drain(..30));
     peers[1]
-        .expect_after_notices(&format!("{} hello", last.tag))
+        .expect_eventually(&format!("{} hello", last.tag))
         .map_err(|mut failure| {
             failure.summary = format!(
                 "once clients left and descriptors were free, the server did not accept the waiting peer: {}",
