@@ -184,7 +184,8 @@ static MISTAKES: &[Mistake] = &[
         )],
         caught_by: "client/eof",
         hint_says: &["TODO 8", "0 bytes"],
-        most_failed: Some(2),
+        // Standard input ends in client/eof, client/pipe and client/file-input.
+        most_failed: Some(3),
     },
     // The server.
     Mistake {
