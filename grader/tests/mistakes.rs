@@ -536,7 +536,10 @@ struct Graded {
     seconds: f64,
 }
 
-fn grade(mistake: &Mistake) -> Result<Graded, String> {
+/// Grades `mistake` with `target` as the build folder. Each worker has one
+/// for all its mistakes: libc is built once per worker, and the grader
+/// rebuilds `chat` when the folder last built another copy.
+fn grade(mistake: &Mistake, target: &Path) -> Result<Graded, String> {
     let copy = mistaken_copy(mistake)?;
     let folder = copy.parent().expect("the mistake's folder");
     let started = Instant::now();
@@ -545,7 +548,7 @@ fn grade(mistake: &Mistake) -> Result<Graded, String> {
         .arg(&copy)
         .args(["--format", "json"])
         .args(parts(mistake.edits[0].file))
-        .env("CARGO_TARGET_DIR", folder.join("target"))
+        .env("CARGO_TARGET_DIR", target)
         .output()
         .map_err(|err| format!("run the grader: {err}"))?;
     let seconds = started.elapsed().as_secs_f64();
@@ -654,13 +657,18 @@ fn each_mistake_fails_the_check_that_names_its_cause() {
     let graded = queue.lock().expect("queue").len();
     let problems = Mutex::new(Vec::new());
     thread::scope(|scope| {
-        for _ in 0..PARALLEL {
-            scope.spawn(|| {
+        for worker in 0..PARALLEL {
+            let (queue, problems) = (&queue, &problems);
+            scope.spawn(move || {
+                let target = kit_root()
+                    .join("target")
+                    .join("mistakes")
+                    .join(format!("target-{worker}"));
                 loop {
                     let Some(mistake) = queue.lock().expect("queue").pop() else {
                         return;
                     };
-                    let found = match grade(mistake) {
+                    let found = match grade(mistake, &target) {
                         Ok(graded) => {
                             eprintln!(
                                 "mistake {}: score {}/{}, failed {:?}, {:.1} s",
