@@ -13,15 +13,31 @@
 //! Live process groups are registered, so that Ctrl-C (or SIGTERM) of the
 //! grader kills them all before it exits, and [`cleanup`] reaps whatever is
 //! left at the end.
+//!
+//! When the grader runs as root with a grading user ([`user`]), every
+//! process it starts runs as that user, in control groups where the machine
+//! allows them ([`cgroup`]), except the grader's own executable (the
+//! reference peers, a batch's graders), which is trusted. And a process
+//! that should be the submission's own executable can be checked to be it
+//! ([`FileId`], [`Audit`]).
+
+pub mod cgroup;
+pub mod user;
 
 use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::Instant;
+
+use user::RunAs;
 
 /// Resource limits for one process.
 #[derive(Debug, Clone, Copy)]
@@ -63,13 +79,50 @@ pub enum Group {
     SessionLeader,
 }
 
+/// The user the submission's processes run as, when the grader runs as root.
+static RUN_AS: OnceLock<RunAs> = OnceLock::new();
+
+/// From now on, every process started but the grader's own executable runs
+/// as `run_as`'s user. Set once, before any process starts.
+pub fn run_submissions_as(run_as: RunAs) -> io::Result<()> {
+    RUN_AS
+        .set(run_as)
+        .map_err(|_| io::Error::other("the grading user is already set"))
+}
+
+/// The user the submission's processes run as, if not the grader's.
+pub fn run_as() -> Option<&'static RunAs> {
+    RUN_AS.get()
+}
+
+/// Whether `program` is the grader's own executable, whose processes (the
+/// reference peers, the graders of a batch) run as the grader's user. The
+/// grader starts itself by exactly one of these two paths.
+fn is_grader(program: &OsStr) -> bool {
+    static OWN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let own = OWN.get_or_init(|| std::env::current_exe().ok());
+    program == OsStr::new("/proc/self/exe") || own.as_deref().map(Path::as_os_str) == Some(program)
+}
+
 /// Applies the containment to `command`, to take effect in the child
-/// between fork and exec.
-pub fn contain(command: &mut Command, limits: Limits, group: Group) {
+/// between fork and exec. Fails when the process could not be put in its
+/// control groups.
+pub fn contain(command: &mut Command, limits: Limits, group: Group) -> io::Result<()> {
+    let run_as = run_as().filter(|_| !is_grader(command.get_program()));
+    let mut join: Vec<CString> = Vec::new();
+    let mut become_user = None;
+    if let Some(run_as) = run_as {
+        run_as.prepare(command);
+        join = run_as
+            .cgroups
+            .procs_files(limits.memory_bytes, limits.processes)?;
+        become_user = Some((run_as.account.uid, run_as.account.gid));
+    }
     // SAFETY: the closure runs in the child between fork and exec and only
     // makes async-signal-safe calls (setpgid, setrlimit, sigemptyset,
-    // sigprocmask, sigaction, prctl, getppid, close_range); it allocates
-    // nothing and takes no lock.
+    // sigprocmask, sigaction, open, write, close, setgroups, setgid,
+    // setuid, prctl, getppid, close_range); it allocates nothing and takes
+    // no lock (the paths it opens were made before the fork).
     unsafe {
         command.pre_exec(move || {
             if group == Group::Own && libc::setpgid(0, 0) != 0 {
@@ -105,10 +158,37 @@ pub fn contain(command: &mut Command, limits: Limits, group: Group) {
                     libc::sigaction(signal, &action, std::ptr::null_mut());
                 }
             }
+            // Into the control groups while still root (their files are
+            // root's), then the user: for good, groups included.
+            for procs in &join {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let err = io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(err);
+                }
+            }
+            if let Some((uid, gid)) = become_user {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::getuid() != uid || libc::geteuid() != uid || libc::getegid() != gid {
+                    return Err(io::Error::from_raw_os_error(libc::EPERM));
+                }
+            }
+            // After the change of user, which clears the parent-death signal.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             // The grader may already be gone: then do not start at all.
+            // (ESRCH, "no such process": an error that needs no allocation.)
             if libc::getppid() == 1 {
-                return Err(io::Error::other("the grader exited"));
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             // Inherited descriptors (a jobserver pipe, a test harness's
             // files) would skew the descriptor checks: close them at exec.
@@ -121,6 +201,7 @@ pub fn contain(command: &mut Command, limits: Limits, group: Group) {
             Ok(())
         });
     }
+    Ok(())
 }
 
 /// Set when SIGINT, SIGTERM or SIGHUP arrived: the grader is stopping.
@@ -197,8 +278,51 @@ pub fn install() -> io::Result<()> {
 }
 
 /// Kills every registered process group and reaps every remaining child:
-/// nothing the grader started outlives it.
+/// nothing the grader started outlives it. With a grading user, every
+/// process of that user is killed too, and its control groups and this
+/// run's folder are removed.
 pub fn cleanup() {
+    if let Some(run_as) = run_as() {
+        run_as.kill_all();
+    }
+    kill_and_reap();
+    if let Some(run_as) = run_as() {
+        run_as.cgroups.remove();
+        run_as.remove_work();
+    }
+}
+
+/// Kills what the submission started so far and left running, between the
+/// stages of a grading (after the build, say), so that nothing of it can
+/// meddle with the next stage: every process of the grading user (unless
+/// other gradings share it) and of its control groups, and the grader's
+/// children it no longer tracks (which left their process group and were
+/// handed to the grader as their subreaper). Without a grading user,
+/// nothing: grading goes as it always did.
+pub fn kill_strays() {
+    if let Some(run_as) = run_as() {
+        run_as.kill_all();
+        kill_orphans();
+    }
+}
+
+/// Kills the grader's children that are not a process it started and
+/// still tracks: orphans handed to it as their subreaper. They are reaped
+/// at [`cleanup`].
+pub fn kill_orphans() {
+    // Held while listing and killing, so that a process being started (and
+    // not yet registered) is not taken for an orphan.
+    let live = live();
+    let tracked = live.as_ref();
+    for pid in children() {
+        if !tracked.is_some_and(|set| set.contains(&pid)) {
+            // SAFETY: kill takes no pointers.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn kill_and_reap() {
     let groups: Vec<i32> = live()
         .as_ref()
         .map(|s| s.iter().copied().collect())
@@ -250,6 +374,57 @@ fn children() -> Vec<i32> {
 #[derive(Debug)]
 pub struct Contained {
     child: Child,
+    audit: Option<Audit>,
+}
+
+/// A file, by device and inode: what `/proc/PID/exe` of a process under
+/// test is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The file at `path` (a link is followed).
+    pub fn of(path: &Path) -> io::Result<FileId> {
+        let meta = fs::metadata(path)?;
+        Ok(FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
+/// Checks that process `pid` runs the executable `expected`. `Err` says
+/// what it runs instead. A process that has exited (or is exiting: its
+/// memory, and with it its executable, goes first) runs nothing, which is
+/// not a mismatch.
+pub fn check_exe(pid: u32, expected: FileId) -> Result<(), String> {
+    let link = PathBuf::from(format!("/proc/{pid}/exe"));
+    match FileId::of(&link) {
+        Ok(found) if found == expected => Ok(()),
+        Ok(_) => Err(fs::read_link(&link).map_or_else(
+            |err| format!("another executable (its path cannot be read: {err})"),
+            |path| path.display().to_string(),
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(_) if crate::procfs::has_exited(pid) => Ok(()),
+        Err(err) => Err(format!("an executable that cannot be checked ({err})")),
+    }
+}
+
+/// What to check of a process when it is dropped: that it runs the
+/// executable it was started as. Mismatches go to `found`, which the check
+/// reads after its processes are gone.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub expected: FileId,
+    /// How messages name the process ("the server").
+    pub name: String,
+    /// The executable it was started as, for messages.
+    pub started_as: PathBuf,
+    pub found: Arc<Mutex<Vec<String>>>,
 }
 
 impl Contained {
@@ -261,10 +436,21 @@ impl Contained {
     /// Starts `command`, contained, in a process group of its own or as a
     /// session leader (which the command must then make itself).
     pub fn spawn_as(command: &mut Command, limits: Limits, group: Group) -> io::Result<Contained> {
-        contain(command, limits, group);
+        contain(command, limits, group)?;
+        // Registered under the lock it is started under: `kill_orphans`
+        // never sees it unregistered.
+        let mut live = live();
         let child = command.spawn()?;
-        register(child.id() as i32);
-        Ok(Contained { child })
+        live.get_or_insert_with(HashSet::new)
+            .insert(child.id() as i32);
+        drop(live);
+        Ok(Contained { child, audit: None })
+    }
+
+    /// Checks, when the process is dropped, that it still runs `expected`
+    /// (if it still runs), and records in `audit` what ran instead.
+    pub fn audit_on_drop(&mut self, audit: Audit) {
+        self.audit = Some(audit);
     }
 
     pub fn pid(&self) -> u32 {
@@ -327,6 +513,19 @@ impl Contained {
 
 impl Drop for Contained {
     fn drop(&mut self) {
+        if let Some(audit) = &self.audit
+            && let Err(instead) = check_exe(self.child.id(), audit.expected)
+        {
+            audit
+                .found
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!(
+                    "{} was started as {}, but by the end of the check it ran {instead}",
+                    audit.name,
+                    audit.started_as.display()
+                ));
+        }
         kill_group(self.child.id() as i32);
         let _ = self.child.wait();
     }

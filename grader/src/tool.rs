@@ -18,8 +18,12 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// The cargo to run: the one that runs us (`CARGO`), or `cargo` on the path.
+/// The cargo to run: the grading user's, when there is one; else the one
+/// that runs us (`CARGO`), or `cargo` on the path.
 pub fn cargo() -> OsString {
+    if let Some(run_as) = crate::sandbox::run_as() {
+        return run_as.cargo.clone().into();
+    }
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
