@@ -67,6 +67,16 @@ struct GradeArgs {
     /// deadline, so only failing checks take longer.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = parse_scale)]
     timeout_scale: f64,
+    /// When run as root: the unprivileged user that builds and runs the
+    /// submission (default: chatgrader, if that user exists; else the
+    /// submission runs as root, unprotected).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// Other graders run as the same user at the same time (set by `batch`):
+    /// then only this grader's own processes are killed, not every process
+    /// of the user.
+    #[arg(long, hide = true)]
+    shared_user: bool,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -317,6 +327,8 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     sandbox::install().context("prepare to contain the submission's processes")?;
     let started = Instant::now();
     let reference = std::env::current_exe().context("find the grader's own executable")?;
+    let building = args.server.is_none() && args.client.is_none();
+    let protection = grading_user(args.user.as_deref(), args.shared_user, building)?;
     let mut parts: Vec<Part> = if args.parts.is_empty() {
         Part::ALL.to_vec()
     } else {
@@ -355,13 +367,22 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
         }
         match submission::build(&dir) {
             Ok(built) => {
+                // The processes under test must be these files: the
+                // checks compare /proc/PID/exe with them.
+                for exe in [&built.server, &built.client].into_iter().flatten() {
+                    grader::session::expect_built(exe)
+                        .with_context(|| format!("read {}", exe.display()))?;
+                }
                 config.server = built.server;
                 config.client = built.client;
-                wrapper_crate = Some((dir.clone(), built.target_dir));
+                wrapper_crate = Some((built.crate_dir, built.target_dir));
             }
-            Err(BuildError::NotACrate(why)) => bail!(why),
+            Err(BuildError::NotACrate(why) | BuildError::Setup(why)) => bail!(why),
             Err(BuildError::Failed(failure)) => build_failure = Some(failure),
         }
+        // Whatever the build left running (a build script's daemon) is
+        // stopped before anything is checked.
+        sandbox::kill_strays();
     }
     if parts.is_empty() {
         bail!("nothing to grade: the parts asked for need executables that were not given");
@@ -393,8 +414,14 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let results = runner::run(&plan, &progress);
+    // Everything the submission started is gone before the report exists:
+    // nothing of it can rewrite the report once written.
+    sandbox::cleanup();
     let report = Report {
-        submission: label,
+        submission: match &protection {
+            Some(note) => format!("{label} ({note})"),
+            None => label,
+        },
         results,
         duration: started.elapsed(),
     };
@@ -404,6 +431,73 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Decides who runs the submission. As root, that is the grading user
+/// (`--user`, or chatgrader if it exists), set up for the rest of the run;
+/// returns what the report says about it. Otherwise, or as root without
+/// such a user, the submission runs as the grader does (`None`).
+fn grading_user(
+    name: Option<&str>,
+    shared: bool,
+    building: bool,
+) -> anyhow::Result<Option<String>> {
+    use grader::sandbox::user::{self, RunAs};
+    if !user::is_root() {
+        if let Some(name) = name {
+            bail!("--user {name}: only root can run the submission as another user");
+        }
+        return Ok(None);
+    }
+    let account = match name {
+        Some(name) => Some(
+            user::lookup(name)
+                .with_context(|| format!("look up the user {name}"))?
+                .with_context(|| format!("--user {name}: there is no such user"))?,
+        ),
+        None => user::lookup(user::DEFAULT_USER)
+            .with_context(|| format!("look up the user {}", user::DEFAULT_USER))?,
+    };
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let cargo = find_program(&grader::tool::cargo()).context("find cargo")?;
+    let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from);
+    let mut run_as = RunAs::new(account, &cargo, cargo_home.as_deref())
+        .context("prepare to run the submission as the grading user")?;
+    run_as.shared = shared;
+    let name = run_as.account.name.clone();
+    let note = run_as.describe();
+    sandbox::run_submissions_as(run_as)?;
+    if building {
+        // Fail now, with a reason, rather than in every check.
+        let mut version = std::process::Command::new(grader::tool::cargo());
+        version.arg("--version");
+        let until = Instant::now() + Duration::from_secs(60);
+        let output = grader::tool::run_tool(version, "cargo --version", Limits::BUILD, until)
+            .map_err(|failure| anyhow::anyhow!(failure.summary))?;
+        if !output.status.success() {
+            bail!(
+                "the grading user {name} cannot run cargo ({}): {}; give it a toolchain it can read and set CARGO to its cargo (see the instructors' guide, Gradescope)",
+                cargo.display(),
+                output.stderr.trim()
+            );
+        }
+    }
+    eprintln!("grader: {note}");
+    Ok(Some(note))
+}
+
+/// Where `program` is: itself if it names a path, else the first match on
+/// the grader's PATH.
+fn find_program(program: &std::ffi::OsStr) -> Option<PathBuf> {
+    let program = std::path::Path::new(program);
+    if program.components().count() > 1 {
+        return std::path::absolute(program).ok();
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// A crate that built but lacks the `server` or `client` binary cannot be

@@ -77,8 +77,9 @@ impl<'s> Terminal<'s> {
                 Ok(())
             });
         }
-        let process =
+        let mut process =
             Contained::spawn_as(&mut command, limits, Group::SessionLeader).map_err(fail)?;
+        crate::session::audit_process(session, &mut process, command.get_program(), name)?;
         let keyboard = Feeder::spawn(master.try_clone().map_err(fail)?);
         let screen = session.watch(format!("{name}'s terminal"), master);
         session.step(format!("start {name} on a terminal: {shown}"));

@@ -48,6 +48,9 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&CheckResult) + Sync)) -> Vec<CheckRe
         .iter()
         .any(|check| matches!(check.run, Run::WrapperTests(_)))
         .then(|| run_wrapper_tests(plan));
+    // The wrapper tests are the submission's code too: whatever they left
+    // running is stopped before the live checks.
+    crate::sandbox::kill_strays();
     let next = AtomicUsize::new(0);
     let workers = plan.jobs.clamp(1, plan.checks.len().max(1));
     thread::scope(|scope| {
@@ -126,7 +129,13 @@ fn live_failure(
     config: &Arc<Config>,
 ) -> Option<Failure> {
     let session = Session::new(Arc::clone(config));
-    match panic::catch_unwind(AssertUnwindSafe(|| function(&session))) {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| function(&session)));
+    // The check's processes are gone now: if one of them ran something
+    // else than the submission's executable, nothing it did counts.
+    if let Some(failure) = session.exe_mismatch() {
+        return Some(session.finish(failure));
+    }
+    match outcome {
         Ok(Ok(())) => None,
         Ok(Err(failure)) => Some(session.finish(failure)),
         Err(panic) => {

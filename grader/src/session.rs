@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::model::Failure;
-use crate::sandbox::{Contained, Limits};
+use crate::sandbox::{self, Audit, Contained, FileId, Limits};
 use crate::stream::{Stream, show};
 
 /// What a check returns: `Err` says what went wrong.
@@ -47,6 +47,63 @@ pub fn submission_env(command: &mut Command) {
     command.env("RUST_BACKTRACE", "0");
 }
 
+/// The executables built from the submission, by path, with the file
+/// each path named when it was built. A process started from one of these
+/// paths must run that very file: a submission whose server or client
+/// execs something else (the reference built into the grader, a script of
+/// the kit) fails the check.
+static BUILT: Mutex<Vec<(PathBuf, FileId)>> = Mutex::new(Vec::new());
+
+/// Records `exe` as built from the submission, as it is now.
+pub fn expect_built(exe: &std::path::Path) -> io::Result<()> {
+    let id = FileId::of(exe)?;
+    lock(&BUILT).push((exe.to_path_buf(), id));
+    Ok(())
+}
+
+/// The file `program` named when it was built, if it was built from the
+/// submission.
+fn built(program: &std::ffi::OsStr) -> Option<FileId> {
+    lock(&BUILT)
+        .iter()
+        .find(|(path, _)| path.as_os_str() == program)
+        .map(|(_, id)| *id)
+}
+
+/// Checks that `process`, started as `program`, runs the executable built
+/// from the submission (if `program` is one), and has it checked again
+/// when it is dropped.
+pub(crate) fn audit_process(
+    session: &Session,
+    process: &mut Contained,
+    program: &std::ffi::OsStr,
+    name: &str,
+) -> Outcome {
+    let Some(expected) = built(program) else {
+        return Ok(());
+    };
+    if let Err(instead) = sandbox::check_exe(process.pid(), expected) {
+        return Err(Failure {
+            summary: format!(
+                "{name} is not the executable built from the submission: it runs {instead}"
+            ),
+            expected: Some(format!(
+                "{} to run",
+                std::path::Path::new(program).display()
+            )),
+            seen: Some(format!("/proc/{}/exe is {instead}", process.pid())),
+            ..Failure::default()
+        });
+    }
+    process.audit_on_drop(Audit {
+        expected,
+        name: name.to_owned(),
+        started_as: PathBuf::from(program),
+        found: Arc::clone(&session.exe_mismatches),
+    });
+    Ok(())
+}
+
 /// How long `Session::finish` waits for streams to end.
 const TRANSCRIPT_GRACE: Duration = Duration::from_secs(2);
 
@@ -62,6 +119,9 @@ pub struct Session {
     steps: Mutex<Vec<String>>,
     streams: Mutex<Vec<Stream>>,
     peers_named: AtomicUsize,
+    /// Processes under test found running something else than the
+    /// submission's executable when they were stopped.
+    exe_mismatches: Arc<Mutex<Vec<String>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,7 +136,21 @@ impl Session {
             steps: Mutex::new(Vec::new()),
             streams: Mutex::new(Vec::new()),
             peers_named: AtomicUsize::new(0),
+            exe_mismatches: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// A failure if some process under test ran, by the time it was
+    /// stopped, something else than the executable built from the
+    /// submission. Call it once the check's processes are gone.
+    pub fn exe_mismatch(&self) -> Option<Failure> {
+        let found = lock(&self.exe_mismatches);
+        (!found.is_empty()).then(|| Failure {
+            summary: "a process under test is not the executable built from the submission"
+                .to_owned(),
+            seen: Some(found.join("\n")),
+            ..Failure::default()
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -281,6 +355,7 @@ impl Session {
             .stderr(Stdio::piped());
         let mut process = Contained::spawn(&mut command, self.config.limits)
             .map_err(|err| self.fail(format!("could not start {name} ({command:?}): {err}")))?;
+        audit_process(self, &mut process, command.get_program(), name)?;
         let child = process.child_mut();
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout was piped");
@@ -400,6 +475,9 @@ impl Server {
                 ..Failure::default()
             })?;
         session.step(format!("{name} says it listens on port {port}"));
+        // Ready: it must be the submission's own executable, and still be
+        // when the check ends.
+        audit_process(session, &mut process, command.get_program(), name)?;
         // What it prints from now on is free-form logging.
         stdout.transcript_only();
         Ok(Server {

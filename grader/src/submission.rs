@@ -1,12 +1,22 @@
 //! What is graded: a student's crate, built here, or executables given on
 //! the command line.
+//!
+//! With a grading user (the grader runs as root), the crate is first copied
+//! into this run's folder and given to that user, who builds it offline in
+//! a build folder of its own: the build scripts and proc macros it runs are
+//! the submission's code. The copy refuses symbolic links (a link to the
+//! reference would be followed by root, who copies) and anything but plain
+//! files and folders.
 
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::model::Failure;
-use crate::sandbox::Limits;
+use crate::sandbox::{self, Limits};
 use crate::tool::{self, run_tool};
 
 /// How long building a submission may take (a first build compiles its
@@ -81,6 +91,9 @@ fn forget_earlier_builds(manifest: &Path, until: Instant) -> Result<(), BuildErr
 pub struct Built {
     pub server: Option<PathBuf>,
     pub client: Option<PathBuf>,
+    /// The crate that was built: the one given, or its copy for the
+    /// grading user.
+    pub crate_dir: PathBuf,
     /// Where cargo put the build, for building the wrapper tests beside it.
     pub target_dir: PathBuf,
 }
@@ -90,8 +103,11 @@ pub struct Built {
 pub enum BuildError {
     /// There is nothing to build: the grader cannot grade at all.
     NotACrate(String),
-    /// It does not compile (or cargo failed): the submission's checks fail
-    /// with this failure.
+    /// The grader is not set up to build it (a build folder the grading
+    /// user cannot write): it cannot grade at all.
+    Setup(String),
+    /// It does not compile (or cargo failed, or it cannot be copied): the
+    /// submission's checks fail with this failure.
     Failed(Failure),
 }
 
@@ -106,16 +122,41 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
         )));
     }
     let until = Instant::now() + BUILD_TIME;
-    forget_earlier_builds(&manifest, until)?;
     let mut command = Command::new(tool::cargo());
+    command.args([
+        "build",
+        "--bins",
+        "--message-format=json-render-diagnostics",
+    ]);
+    let (crate_dir, target_dir) = match sandbox::run_as() {
+        Some(run_as) => {
+            let copy = run_as.work.join("crate");
+            copy_crate(dir, &copy).map_err(|err| {
+                BuildError::Failed(Failure::new(format!(
+                    "the submission in {} cannot be graded: {err}",
+                    dir.display()
+                )))
+            })?;
+            run_as.give(&copy).map_err(|err| {
+                BuildError::Setup(format!(
+                    "could not hand the crate to the grading user: {err}"
+                ))
+            })?;
+            let target = user_target_dir(run_as).map_err(BuildError::Setup)?;
+            // A fresh copy is newer than any earlier build in a shared build
+            // folder, so cargo rebuilds it: no need to forget those builds
+            // (which would mean writing, as root, in the user's folder).
+            command.arg("--offline").arg("--target-dir").arg(&target);
+            (copy, Some(target))
+        }
+        None => {
+            forget_earlier_builds(&manifest, until)?;
+            (dir.to_path_buf(), None)
+        }
+    };
     command
-        .args([
-            "build",
-            "--bins",
-            "--message-format=json-render-diagnostics",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
         .env("CARGO_TERM_COLOR", "never");
     let output =
         run_tool(command, "cargo build", Limits::BUILD, until).map_err(BuildError::Failed)?;
@@ -129,7 +170,8 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
     let mut built = Built {
         server: None,
         client: None,
-        target_dir: dir.join("target"),
+        target_dir: target_dir.clone().unwrap_or_else(|| dir.join("target")),
+        crate_dir,
     };
     for line in output.stdout.lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -141,8 +183,15 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
         let Some(executable) = message["executable"].as_str().map(PathBuf::from) else {
             continue;
         };
-        // target/<profile>/<name>: the target directory is two levels up.
-        if let Some(target) = executable.parent().and_then(Path::parent) {
+        if let Some(target) = &target_dir {
+            // What cargo prints can be forged by the build (a build script
+            // can write to cargo's output): only an executable in the build
+            // folder, made by the grading user, is the submission's.
+            if !built_by_user(&executable, target) {
+                continue;
+            }
+        } else if let Some(target) = executable.parent().and_then(Path::parent) {
+            // target/<profile>/<name>: the target directory is two levels up.
             built.target_dir = target.to_path_buf();
         }
         match message["target"]["name"].as_str() {
@@ -152,4 +201,219 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
         }
     }
     Ok(built)
+}
+
+/// The build folder of the grading user: `CARGO_TARGET_DIR` if set (it must
+/// be the user's: the Gradescope set-up makes it so, and warms it), else a
+/// new one in this run's folder.
+fn user_target_dir(run_as: &sandbox::user::RunAs) -> Result<PathBuf, String> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if run_as.owns(&dir) && dir.is_dir() {
+                Ok(dir)
+            } else {
+                Err(format!(
+                    "the build folder CARGO_TARGET_DIR={} is not a folder of the grading user {}: \
+                     make it one (chown), or unset CARGO_TARGET_DIR",
+                    dir.display(),
+                    run_as.account.name
+                ))
+            }
+        }
+        None => run_as
+            .user_dir("target")
+            .map_err(|err| format!("could not make a build folder: {err}")),
+    }
+}
+
+/// Whether `executable` is a file in the build folder `target`, owned by
+/// the grading user (so its own build made it).
+fn built_by_user(executable: &Path, target: &Path) -> bool {
+    let (Ok(file), Ok(target)) = (executable.canonicalize(), target.canonicalize()) else {
+        return false;
+    };
+    let owner = sandbox::run_as().map(|run_as| run_as.account.uid);
+    file.starts_with(&target)
+        && fs::metadata(&file).is_ok_and(|meta| meta.is_file() && Some(meta.uid()) == owner)
+}
+
+/// The most a submission may hold, copied: far more than a crate needs.
+const MAX_COPY_BYTES: u64 = 200 << 20;
+const MAX_COPY_FILES: usize = 20_000;
+
+/// Why a submission could not be copied.
+#[derive(Debug)]
+pub enum CopyError {
+    /// A symbolic link: refused, so that nothing outside the submission is
+    /// read for it.
+    Link(PathBuf),
+    /// A device, a FIFO or a socket.
+    Special(PathBuf),
+    /// More than [`MAX_COPY_BYTES`] or [`MAX_COPY_FILES`].
+    TooLarge,
+    Io(PathBuf, io::Error),
+}
+
+impl std::fmt::Display for CopyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyError::Link(path) => write!(
+                f,
+                "it contains a symbolic link, {}: links are not accepted; submit the files themselves",
+                path.display()
+            ),
+            CopyError::Special(path) => write!(
+                f,
+                "it contains {}, which is neither a file nor a folder",
+                path.display()
+            ),
+            CopyError::TooLarge => write!(
+                f,
+                "it holds more than {} MiB or {MAX_COPY_FILES} files (leave target/ out)",
+                MAX_COPY_BYTES >> 20
+            ),
+            CopyError::Io(path, err) => write!(f, "{}: {err}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for CopyError {}
+
+/// Copies the crate in `from` to the new folder `to`: plain files and
+/// folders only, without `target/` and `.git/` at the top, never following
+/// a link. Every copy gets the current time as its modification time.
+pub fn copy_crate(from: &Path, to: &Path) -> Result<(), CopyError> {
+    let mut budget = (MAX_COPY_BYTES, MAX_COPY_FILES);
+    copy_dir(from, to, Path::new(""), &mut budget)
+}
+
+fn copy_dir(
+    from: &Path,
+    to: &Path,
+    relative: &Path,
+    budget: &mut (u64, usize),
+) -> Result<(), CopyError> {
+    let io_error = |path: &Path| {
+        let path = relative.join(path);
+        move |err| CopyError::Io(path, err)
+    };
+    fs::create_dir(to).map_err(io_error(Path::new("")))?;
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(from)
+        .map_err(io_error(Path::new("")))?
+        .collect::<Result<_, _>>()
+        .map_err(io_error(Path::new("")))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        if relative.as_os_str().is_empty() && (name == "target" || name == ".git") {
+            continue;
+        }
+        let shown = relative.join(&name);
+        budget.1 = budget.1.checked_sub(1).ok_or(CopyError::TooLarge)?;
+        // The entry itself, not what a link points to.
+        let kind = fs::symlink_metadata(entry.path())
+            .map_err(io_error(Path::new(&name)))?
+            .file_type();
+        if kind.is_symlink() {
+            return Err(CopyError::Link(shown));
+        } else if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name), &shown, budget)?;
+        } else if kind.is_file() {
+            let copied = copy_file(&entry.path(), &to.join(&name), budget.0)
+                .map_err(|err| CopyError::Io(shown.clone(), err))?;
+            budget.0 = budget.0.checked_sub(copied).ok_or(CopyError::TooLarge)?;
+        } else {
+            return Err(CopyError::Special(shown));
+        }
+    }
+    Ok(())
+}
+
+/// Copies one file, refusing to follow a link put in its place since it
+/// was listed, and to copy more than `most` bytes; returns how many it
+/// copied. The executable bit is kept (a script in the crate).
+fn copy_file(from: &Path, to: &Path, most: u64) -> io::Result<u64> {
+    let mut source = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(from)?;
+    let mode = source.metadata()?.mode() & 0o755;
+    let mut target = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(to)?;
+    let copied = io::copy(&mut (&mut source).take(most + 1), &mut target)?;
+    if copied > most {
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, "too large"));
+    }
+    target.flush()?;
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "grader-submission-test-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a scratch folder");
+        dir
+    }
+
+    #[test]
+    fn a_crate_is_copied_without_its_build_and_history() {
+        let dir = scratch("copy");
+        let from = dir.join("crate");
+        fs::create_dir_all(from.join("src/bin")).expect("mkdir");
+        fs::create_dir_all(from.join("target/debug")).expect("mkdir");
+        fs::create_dir_all(from.join(".git")).expect("mkdir");
+        fs::write(from.join("Cargo.toml"), "[package]\n").expect("write");
+        fs::write(from.join("src/bin/server.rs"), "fn main() {}\n").expect("write");
+        fs::write(from.join("target/debug/server"), "old").expect("write");
+        copy_crate(&from, &dir.join("copy")).expect("copied");
+        assert_eq!(
+            fs::read_to_string(dir.join("copy/src/bin/server.rs")).expect("read"),
+            "fn main() {}\n"
+        );
+        assert!(!dir.join("copy/target").exists());
+        assert!(!dir.join("copy/.git").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_symbolic_link_anywhere_in_the_crate_is_refused_and_never_followed() {
+        let dir = scratch("link");
+        let from = dir.join("crate");
+        fs::create_dir_all(from.join("src")).expect("mkdir");
+        fs::write(dir.join("secret.rs"), "the reference").expect("write");
+        symlink(dir.join("secret.rs"), from.join("src/server.rs")).expect("symlink");
+        let err = copy_crate(&from, &dir.join("copy")).expect_err("refused");
+        assert!(
+            matches!(&err, CopyError::Link(path) if path == Path::new("src/server.rs")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("src/server.rs"), "{err}");
+        assert!(!dir.join("copy/src/server.rs").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_link_to_a_folder_is_refused_too() {
+        let dir = scratch("dirlink");
+        let from = dir.join("crate");
+        fs::create_dir_all(&from).expect("mkdir");
+        symlink("/", from.join("src")).expect("symlink");
+        assert!(matches!(
+            copy_crate(&from, &dir.join("copy")),
+            Err(CopyError::Link(_))
+        ));
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
