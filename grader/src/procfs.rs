@@ -125,8 +125,14 @@ pub fn watched_fds(pid: u32) -> io::Result<HashSet<i32>> {
 /// The descriptors that an epoll instance of `pid` watches for room to
 /// write (EPOLLOUT), sorted.
 pub fn watched_for_output(pid: u32) -> io::Result<Vec<i32>> {
+    watched_for_output_by(pid, &epoll_fds(pid)?)
+}
+
+/// [`watched_for_output`] by the epoll instances `epfds` of `pid`, found
+/// once (listing every descriptor of a process is the costly part).
+pub fn watched_for_output_by(pid: u32, epfds: &[i32]) -> io::Result<Vec<i32>> {
     let mut fds = Vec::new();
-    for epfd in epoll_fds(pid)? {
+    for &epfd in epfds {
         fds.extend(
             interest_list(pid, epfd)?
                 .into_iter()
