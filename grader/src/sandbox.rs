@@ -396,11 +396,16 @@ impl FileId {
     }
 }
 
-/// Checks that process `pid` runs the executable `expected`. `Err` says
-/// what it runs instead. A process that has exited (or is exiting: its
-/// memory, and with it its executable, goes first) runs nothing, which is
-/// not a mismatch.
-pub fn check_exe(pid: u32, expected: FileId) -> Result<(), String> {
+/// Checks that process `pid`, started as `started_as`, runs the executable
+/// `expected`. `Err` says what it runs instead.
+///
+/// A process that has exited (or is exiting: its memory, and with it its
+/// executable, goes first) has no executable left to compare. Until it is
+/// reaped, its name is still there: the name of the last program it
+/// executed, which must then be that of `started_as` (a program quick
+/// enough to exec something else and finish before the grader looks would
+/// otherwise go unseen).
+pub fn check_exe(pid: u32, expected: FileId, started_as: &Path) -> Result<(), String> {
     let link = PathBuf::from(format!("/proc/{pid}/exe"));
     match FileId::of(&link) {
         Ok(found) if found == expected => Ok(()),
@@ -408,10 +413,31 @@ pub fn check_exe(pid: u32, expected: FileId) -> Result<(), String> {
             |err| format!("another executable (its path cannot be read: {err})"),
             |path| path.display().to_string(),
         )),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(_) if crate::procfs::has_exited(pid) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound || crate::procfs::has_exited(pid) => {
+            match fs::read_to_string(format!("/proc/{pid}/comm")) {
+                Ok(comm) if comm.trim_end_matches('\n') != process_name(started_as) => Err(
+                    format!("a program called {} (it has exited since)", comm.trim_end()),
+                ),
+                // The expected name, or reaped already: nothing to tell.
+                _ => Ok(()),
+            }
+        }
         Err(err) => Err(format!("an executable that cannot be checked ({err})")),
     }
+}
+
+/// The name the kernel gives a process that executes `path`: its file
+/// name, cut to 15 bytes.
+fn process_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut end = name.len().min(15);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
 }
 
 /// What to check of a process when it is dropped: that it runs the
@@ -447,8 +473,9 @@ impl Contained {
         Ok(Contained { child, audit: None })
     }
 
-    /// Checks, when the process is dropped, that it still runs `expected`
-    /// (if it still runs), and records in `audit` what ran instead.
+    /// Checks, when the process has exited (before it is reaped) or is
+    /// dropped, that it ran `expected`, and records in `audit` what ran
+    /// instead.
     pub fn audit_on_drop(&mut self, audit: Audit) {
         self.audit = Some(audit);
     }
@@ -500,32 +527,46 @@ impl Contained {
 
     /// Its exit status, if it has exited.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        reap(&mut self.child, &mut self.audit)
     }
 
     /// Waits until it exits or `until` passes.
     pub fn wait_exit(&mut self, until: Instant) -> Option<ExitStatus> {
-        wait_for_exit(self.child.id(), until, || {
-            self.child.try_wait().ok().flatten()
-        })
+        let Contained { child, audit } = self;
+        wait_for_exit(child.id(), until, || reap(child, audit))
+    }
+}
+
+/// Reaps `child` if it has exited, checking first what it last ran (a
+/// reaped process leaves nothing to check).
+fn reap(child: &mut Child, audit: &mut Option<Audit>) -> Option<ExitStatus> {
+    if audit.is_some() && crate::procfs::has_exited(child.id()) {
+        run_audit(child.id(), audit);
+    }
+    child.try_wait().ok().flatten()
+}
+
+/// Checks, once, that process `pid` ran what its audit expects; records a
+/// mismatch.
+fn run_audit(pid: u32, audit: &mut Option<Audit>) {
+    if let Some(audit) = audit.take()
+        && let Err(instead) = check_exe(pid, audit.expected, &audit.started_as)
+    {
+        audit
+            .found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!(
+                "{} was started as {}, but it ran {instead}",
+                audit.name,
+                audit.started_as.display()
+            ));
     }
 }
 
 impl Drop for Contained {
     fn drop(&mut self) {
-        if let Some(audit) = &self.audit
-            && let Err(instead) = check_exe(self.child.id(), audit.expected)
-        {
-            audit
-                .found
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(format!(
-                    "{} was started as {}, but by the end of the check it ran {instead}",
-                    audit.name,
-                    audit.started_as.display()
-                ));
-        }
+        run_audit(self.child.id(), &mut self.audit);
         kill_group(self.child.id() as i32);
         let _ = self.child.wait();
     }

@@ -82,7 +82,8 @@ pub(crate) fn audit_process(
     let Some(expected) = built(program) else {
         return Ok(());
     };
-    if let Err(instead) = sandbox::check_exe(process.pid(), expected) {
+    if let Err(instead) = sandbox::check_exe(process.pid(), expected, std::path::Path::new(program))
+    {
         return Err(Failure {
             summary: format!(
                 "{name} is not the executable built from the submission: it runs {instead}"

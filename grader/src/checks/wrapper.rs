@@ -499,7 +499,7 @@ fn run_one(executable: &Path, expected: FileId, name: &str, until: Instant) -> T
         carried.push_str(&line[..at]);
         if !checked_exe {
             checked_exe = true;
-            if let Err(instead) = sandbox::check_exe(pid, expected) {
+            if let Err(instead) = sandbox::check_exe(pid, expected, executable) {
                 problems.push(format!(
                     "the test process is not the test executable that was built: it runs {instead}"
                 ));
