@@ -7,6 +7,15 @@
 //! a target folder of its own: the dependencies (libc) are compiled once per
 //! worker, not once per submission, and no two builds share a folder at the
 //! same time.
+//!
+//! The child is the grader's own executable, started through
+//! `/proc/self/exe`: a submission that replaced the file on disk would not
+//! be run in its place. A child that dies (killed, out of time) costs its
+//! submission a grade, never the batch; whatever the submission left
+//! running then (handed to the batch as their subreaper) is killed before
+//! the next one. With a grading user (the batch runs as root), every child
+//! grades as that user, each in a build folder of its own that it removes:
+//! one submission's build cannot leave anything in the next one's.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -36,6 +45,9 @@ pub struct Batch {
     pub jobs: usize,
     /// The grader's own executable, run once per submission.
     pub grader: PathBuf,
+    /// The grading user the children run submissions as (`--user`), when
+    /// the batch runs as root.
+    pub user: Option<sandbox::user::Account>,
 }
 
 /// How grading one submission ended.
@@ -131,18 +143,48 @@ fn run_grader(batch: &Batch, dir: &Path, report: &Path, target: &Path) -> Graded
         .arg(dir)
         .args(["--format", "json", "--out"])
         .arg(report)
-        .env("CARGO_TARGET_DIR", target)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
-    let mut process = match Contained::spawn(&mut command, Limits::BUILD) {
-        Ok(process) => process,
+    match &batch.user {
+        // A build folder of its own, in the child's own folder, removed
+        // when it is done; and only its own processes are its to kill.
+        Some(user) => {
+            command
+                .args(["--user", &user.name])
+                .arg("--shared-user")
+                .env_remove("CARGO_TARGET_DIR");
+        }
+        None => {
+            command.env("CARGO_TARGET_DIR", target);
+        }
+    }
+    let process = Contained::spawn(&mut command, Limits::BUILD);
+    let outcome = match process {
+        Ok(mut process) => {
+            let status = process.wait_exit(Instant::now() + PER_SUBMISSION);
+            drop(process);
+            Ok(status)
+        }
+        Err(err) => Err(err),
+    };
+    // What the submission left running, handed to the batch when its
+    // grader ended, goes before the next submission.
+    sandbox::kill_orphans();
+    let status = match outcome {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            return Graded::NotGraded(format!("not graded within {} s", PER_SUBMISSION.as_secs()));
+        }
         Err(err) => return Graded::NotGraded(format!("could not start the grader: {err}")),
     };
-    let Some(status) = process.wait_exit(Instant::now() + PER_SUBMISSION) else {
-        sandbox::kill_group(process.pid() as i32);
-        return Graded::NotGraded(format!("not graded within {} s", PER_SUBMISSION.as_secs()));
-    };
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        let why = fs::read_to_string(&log).unwrap_or_default();
+        return Graded::NotGraded(format!(
+            "its grader was killed (signal {signal}): {}",
+            why.lines().last().unwrap_or("no message")
+        ));
+    }
     // 0: all passed, 1: some failed; both wrote a report.
     if !matches!(status.code(), Some(0 | 1)) {
         let why = fs::read_to_string(&log).unwrap_or_default();

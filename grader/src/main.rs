@@ -152,6 +152,10 @@ enum Command {
         /// How many submissions are graded at once.
         #[arg(long, default_value_t = 2, value_name = "N")]
         jobs: usize,
+        /// When run as root: the unprivileged user that builds and runs the
+        /// submissions (default: chatgrader, if that user exists).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
     },
 }
 
@@ -183,7 +187,8 @@ fn run(cli: Cli) -> ExitCode {
             reports,
             csv,
             jobs,
-        }) => contained(batch(submissions, reports, csv, jobs)),
+            user,
+        }) => contained(batch(submissions, reports, csv, jobs, user.as_deref())),
         None => contained(grade(cli.grade)),
     }
 }
@@ -278,13 +283,23 @@ fn batch(
     reports: PathBuf,
     csv: Option<PathBuf>,
     jobs: usize,
+    user: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     sandbox::install().context("prepare to contain the graders it starts")?;
+    let user = grading_account(user)?;
+    if let Some(user) = &user {
+        eprintln!(
+            "grader: the submissions run as user {} (uid {})",
+            user.name, user.uid
+        );
+    }
     let batch = grader::batch::Batch {
         submissions,
         reports: absolute(reports)?,
         jobs,
-        grader: std::env::current_exe().context("find the grader's own executable")?,
+        // Itself, whatever is at its path on disk by now.
+        grader: PathBuf::from("/proc/self/exe"),
+        user,
     };
     let show = |row: &grader::batch::Row| -> String {
         match &row.graded {
@@ -298,6 +313,15 @@ fn batch(
         }
     };
     let rows = grader::batch::run(&batch, &|row| eprintln!("{}", show(row)))?;
+    // Every grading is over: nothing of the grading user may be left.
+    if let Some(user) = &batch.user
+        && let Err(err) = grader::sandbox::user::kill_every_process_of(user)
+    {
+        eprintln!(
+            "grader: could not kill the processes of {}: {err}",
+            user.name
+        );
+    }
     let csv = csv.unwrap_or_else(|| batch.reports.join("gradebook.csv"));
     std::fs::write(&csv, grader::batch::csv(&rows))
         .with_context(|| format!("write {}", csv.display()))?;
@@ -442,23 +466,8 @@ fn grading_user(
     shared: bool,
     building: bool,
 ) -> anyhow::Result<Option<String>> {
-    use grader::sandbox::user::{self, RunAs};
-    if !user::is_root() {
-        if let Some(name) = name {
-            bail!("--user {name}: only root can run the submission as another user");
-        }
-        return Ok(None);
-    }
-    let account = match name {
-        Some(name) => Some(
-            user::lookup(name)
-                .with_context(|| format!("look up the user {name}"))?
-                .with_context(|| format!("--user {name}: there is no such user"))?,
-        ),
-        None => user::lookup(user::DEFAULT_USER)
-            .with_context(|| format!("look up the user {}", user::DEFAULT_USER))?,
-    };
-    let Some(account) = account else {
+    use grader::sandbox::user::RunAs;
+    let Some(account) = grading_account(name)? else {
         return Ok(None);
     };
     let cargo = find_program(&grader::tool::cargo()).context("find cargo")?;
@@ -486,6 +495,28 @@ fn grading_user(
     }
     eprintln!("grader: {note}");
     Ok(Some(note))
+}
+
+/// The grading user: `--user NAME`, or chatgrader if it exists, when the
+/// grader runs as root; `None` otherwise (the submission runs as the
+/// grader does, as it always did).
+fn grading_account(name: Option<&str>) -> anyhow::Result<Option<grader::sandbox::user::Account>> {
+    use grader::sandbox::user;
+    if !user::is_root() {
+        if let Some(name) = name {
+            bail!("--user {name}: only root can run the submission as another user");
+        }
+        return Ok(None);
+    }
+    Ok(match name {
+        Some(name) => Some(
+            user::lookup(name)
+                .with_context(|| format!("look up the user {name}"))?
+                .with_context(|| format!("--user {name}: there is no such user"))?,
+        ),
+        None => user::lookup(user::DEFAULT_USER)
+            .with_context(|| format!("look up the user {}", user::DEFAULT_USER))?,
+    })
 }
 
 /// Where `program` is: itself if it names a path, else the first match on

@@ -19,7 +19,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, DirBuilder};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -271,7 +271,12 @@ fn private_dir(base: &Path) -> io::Result<PathBuf> {
         ));
         // A new folder, never an existing one (nor a link put there).
         match DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => return Ok(dir),
+            Ok(()) => {
+                // Whatever the umask took away: others must cross it.
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o711))
+                    .map_err(|err| with_path(err, "set the mode of", &dir))?;
+                return Ok(dir);
+            }
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(with_path(err, "create", &dir)),
         }
@@ -289,7 +294,7 @@ fn with_path(err: io::Error, what: &str, path: &Path) -> io::Error {
 /// Kills every process that `account` can signal, which is every process
 /// of that user, from a child that becomes the user first: `kill(-1)`
 /// reaches all of them at once, and a process cannot fork while it runs.
-fn kill_every_process_of(account: &Account) -> io::Result<()> {
+pub fn kill_every_process_of(account: &Account) -> io::Result<()> {
     let (uid, gid) = (account.uid, account.gid);
     if uid == 0 {
         // kill(-1) as root would kill the whole machine.
