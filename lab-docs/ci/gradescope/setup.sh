@@ -6,25 +6,40 @@
 # /autograder/source. This script:
 #   1. installs what is missing: a C toolchain and make (apt), curl, and
 #      Rust through rustup when cargo is absent or older than the kit needs;
-#   2. builds the grader and the skeleton generator once, in release mode, so
-#      that grading a submission never compiles the grader;
+#   2. builds the grader and the skeleton generator once, in release mode,
+#      so that grading a submission never compiles the grader;
 #   3. generates a pristine students' crate (the skeleton), used when a
 #      student uploads only the files with TODOs;
-#   4. grades that skeleton once, into the build folder that grading reuses,
-#      so that a submission's build compiles only the student's own crate
-#      (its dependencies are compiled here, once).
+#   4. makes the grading user (chatgrader), which builds and runs every
+#      submission: student code never runs as root. It gets a copy of the
+#      Rust toolchain and of the crates registry that it can read and not
+#      change, and a build folder of its own;
+#   5. grades that skeleton once, as that user, into the build folder that
+#      grading reuses, so that a submission's build compiles only the
+#      student's own crate (its dependencies are compiled here, once);
+#   6. removes what grading does not need (the reference solution, the test
+#      fixtures, the kit's build other than the grader); the kit's folder is
+#      root's alone (mode 0700) from step 4 on.
 #
 # Environment (all optional; the defaults are Gradescope's layout):
 #   AUTOGRADER_ROOT   /autograder
 #   KIT_DIR           the kit: $AUTOGRADER_ROOT/source
+#   KIT_TARGET_DIR    where the kit itself is built: $KIT_DIR/target
 #   SKELETON_DIR      the pristine skeleton: $KIT_DIR/target/gradescope/skeleton
-#   CARGO_TARGET_DIR  the build folder of submissions: $KIT_DIR/target/gradescope/build
+#   CARGO_TARGET_DIR  the build folder of submissions: $AUTOGRADER_ROOT/grading/build
+#   GRADER_USER       the grading user: chatgrader (made if missing)
 set -euo pipefail
 
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 KIT="${KIT_DIR:-$ROOT/source}"
+KIT_TARGET="${KIT_TARGET_DIR:-$KIT/target}"
 SKELETON_DIR="${SKELETON_DIR:-$KIT/target/gradescope/skeleton}"
-BUILD_DIR="${CARGO_TARGET_DIR:-$KIT/target/gradescope/build}"
+GRADING="$ROOT/grading"
+BUILD_DIR="${CARGO_TARGET_DIR:-$GRADING/build}"
+GRADER_USER="${GRADER_USER:-chatgrader}"
+# What the grading user runs, read-only to it (see step 4).
+TOOLCHAIN="$ROOT/toolchain"
+USER_CARGO_HOME="$ROOT/cargo-home"
 # The kit's rust-version (Cargo.toml): edition 2024 needs 1.85.
 RUST_MINOR_NEEDED=85
 
@@ -66,23 +81,73 @@ say "$(rustc --version), $(cargo --version)"
 
 # 2. The grader and the generator, once.
 cd "$KIT"
-cargo build --release --locked --package grader --package skeleton
+CARGO_TARGET_DIR="$KIT_TARGET" cargo build --release --locked --package grader --package skeleton
 GRADER="$KIT/target/release/grader"
+if [ "$KIT_TARGET/release/grader" != "$GRADER" ]; then
+    mkdir -p "$KIT/target/release"
+    cp "$KIT_TARGET/release/grader" "$KIT_TARGET/release/skeleton" "$KIT/target/release/"
+fi
 "$GRADER" --version
 
 # 3. A pristine skeleton, for submissions that are only the files with TODOs.
 rm -rf "$SKELETON_DIR"
 "$KIT/target/release/skeleton" --out "$SKELETON_DIR"
 
-# 4. Warm the build folder: grading the skeleton builds every dependency of
+# 4. The grading user, and what it runs. It has no login and no home of its
+# own: the grader gives it a fresh one in each grading.
+if ! id -u "$GRADER_USER" >/dev/null 2>&1; then
+    say "making the grading user $GRADER_USER"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$GRADER_USER"
+fi
+# Copies the folder $1 to $2 as hard links where the file system allows
+# (instant, and root's files stay root's), else as plain copies.
+copy_readonly() {
+    rm -rf "$2"
+    mkdir -p "$(dirname "$2")"
+    cp -al "$1" "$2" 2>/dev/null || { rm -rf "$2" && cp -a "$1" "$2"; }
+    chmod -R go-w,a+rX "$2"
+}
+# The toolchain root uses may sit in root's home, which other users cannot
+# enter: the grading user gets its own copy (binaries and libraries; no
+# documentation).
+sysroot="$(rustc --print sysroot)"
+rm -rf "$TOOLCHAIN"
+mkdir -p "$TOOLCHAIN"
+for part in bin lib; do
+    copy_readonly "$sysroot/$part" "$TOOLCHAIN/$part"
+done
+# The crates registry, for builds offline: the students' crate needs libc
+# only, which building the kit downloaded.
+copy_readonly "${CARGO_HOME:-$HOME/.cargo}/registry" "$USER_CARGO_HOME/registry"
+chmod 0755 "$TOOLCHAIN" "$USER_CARGO_HOME"
+# The grading folder: root's, which others may only cross; the build folder
+# in it is the user's. The user crosses $ROOT too (to its build folder, the
+# toolchain and the registry) but cannot list it, and cannot enter the kit.
+mkdir -p "$GRADING" "$BUILD_DIR"
+chmod 0711 "$ROOT" "$GRADING"
+chmod 0700 "$KIT"
+chown "$GRADER_USER:" "$BUILD_DIR"
+chmod 0700 "$BUILD_DIR"
+# The grader runs the user's cargo with these (run_autograder sets the same).
+export CARGO="$TOOLCHAIN/bin/cargo" CARGO_HOME="$USER_CARGO_HOME"
+
+# 5. Warm the build folder: grading the skeleton builds every dependency of
 # a student's crate, and the grader's copy of the wrapper tests. Every check
 # fails on the skeleton (status 1); status 2 means the grader cannot grade
 # at all in this image, which must stop the setup.
 status=0
-CARGO_TARGET_DIR="$BUILD_DIR" "$GRADER" --dir "$SKELETON_DIR" --format json \
-    --out "$KIT/target/gradescope/skeleton-report.json" || status=$?
+CARGO_TARGET_DIR="$BUILD_DIR" "$GRADER" --dir "$SKELETON_DIR" --user "$GRADER_USER" \
+    --format json --out "$KIT/target/gradescope/skeleton-report.json" || status=$?
 if [ "$status" -ne 1 ]; then
     say "grading the skeleton ended with status $status (1 was expected): the image cannot grade"
     exit 1
 fi
-say "ready: grader $GRADER, skeleton $SKELETON_DIR, build folder $BUILD_DIR"
+
+# 6. What grading does not need goes, in case the kit's mode is ever
+# loosened: the reference solution (the grader has the reference peers
+# compiled in), the fixtures, and the kit's build but for the grader (and
+# the pristine skeleton).
+rm -rf "$KIT/solution" "$KIT/grader/tests"
+find "$KIT/target" -mindepth 1 -maxdepth 1 ! -name release ! -name gradescope -exec rm -rf {} +
+find "$KIT/target/release" -mindepth 1 -maxdepth 1 ! -name grader -exec rm -rf {} +
+say "ready: grader $GRADER, skeleton $SKELETON_DIR, build folder $BUILD_DIR, grading user $GRADER_USER"
