@@ -128,6 +128,21 @@ pub fn contain(command: &mut Command, limits: Limits, group: Group) -> io::Resul
             if group == Group::Own && libc::setpgid(0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            // Into the control groups while still root (their files are
+            // root's), and before the descriptor limit, which the grader's
+            // descriptors (closed only at exec) may already exceed.
+            for procs in &join {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let err = io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(err);
+                }
+            }
             let set = |resource, value: u64| {
                 let limit = libc::rlimit {
                     rlim_cur: value,
@@ -158,20 +173,7 @@ pub fn contain(command: &mut Command, limits: Limits, group: Group) -> io::Resul
                     libc::sigaction(signal, &action, std::ptr::null_mut());
                 }
             }
-            // Into the control groups while still root (their files are
-            // root's), then the user: for good, groups included.
-            for procs in &join {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let err = io::Error::last_os_error();
-                libc::close(fd);
-                if written != 1 {
-                    return Err(err);
-                }
-            }
+            // Then the user, for good, groups included.
             if let Some((uid, gid)) = become_user {
                 if libc::setgroups(0, std::ptr::null()) != 0
                     || libc::setgid(gid) != 0
