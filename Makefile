@@ -9,7 +9,7 @@ SKELETON = $(CARGO) run --quiet --package skeleton --
 # The grader, built from this workspace.
 GRADER = $(CARGO) run --quiet --package grader --
 
-.PHONY: all build support reset check grade skeleton-check test lint flake bench-grader soak mutants fmt help clean
+.PHONY: all build support reset check grade skeleton-check test test-integrity lint flake bench-grader soak mutants fmt help clean
 
 ## all: build the workspace, then generate support/ and build it (the default target)
 all: build support
@@ -42,6 +42,10 @@ skeleton-check: support
 ## test: the quality gate, the skeleton, then every test (what CI runs)
 test: lint skeleton-check
 	$(CARGO) test --workspace
+
+## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the user chatgrader-it)
+test-integrity:
+	$(CARGO) test --package grader --test integrity -- --ignored --nocapture --test-threads=1
 
 ## lint: formatting and clippy, warnings as errors
 lint:
