@@ -283,7 +283,10 @@ impl Stream {
         let what = format!("the line {}", show(expected));
         let look = |unread: &[u8], _| match find_newline(unread) {
             Some(end) if &unread[..end] == expected => Look::Take(end + 1, ()),
-            Some(end) => Look::Fail(format!("the line {}", show(&unread[..end]))),
+            Some(end) => Look::Fail(format!(
+                "the line {}",
+                show_against(expected, &unread[..end])
+            )),
             // A partial line that already differs will never match.
             None if !expected.starts_with(unread) => Look::Fail(show(unread)),
             None => Look::Wait,
@@ -411,6 +414,50 @@ pub fn show(bytes: &[u8]) -> String {
     text
 }
 
+/// `seen` as [`show`] shows it, after where it first differs from
+/// `expected` when the two are long: a reader cannot spot one wrong byte in a
+/// thousand, nor a difference past what `show` shows.
+pub fn show_against(expected: &[u8], seen: &[u8]) -> String {
+    match where_they_differ(expected, seen) {
+        // The difference first: reports cut long values short.
+        Some(difference) => format!("{difference}; the whole line: {}", show(seen)),
+        None => show(seen),
+    }
+}
+
+/// Where `seen` first differs from `expected`, with some context, for lines
+/// longer than a glance takes in; `None` for short or equal ones.
+pub fn where_they_differ(expected: &[u8], seen: &[u8]) -> Option<String> {
+    /// Shorter lines are compared by eye.
+    const LONG: usize = 80;
+    /// Bytes of context on each side of the first difference.
+    const WINDOW: usize = 20;
+    if expected == seen || expected.len().max(seen.len()) <= LONG {
+        return None;
+    }
+    let at = expected
+        .iter()
+        .zip(seen)
+        .take_while(|(e, s)| e == s)
+        .count();
+    let from = |bytes: &[u8]| {
+        let end = (at + WINDOW).min(bytes.len());
+        let more = if end < bytes.len() { "..." } else { "" };
+        format!("\"{}\"{more}", escape(&bytes[at..end]))
+    };
+    let start = at.saturating_sub(WINDOW);
+    let before = if start > 0 { "..." } else { "" };
+    Some(format!(
+        "they first differ at byte {at} ({} bytes expected, {} seen), after {before}\"{}\": \
+         expected {}, seen {}",
+        expected.len(),
+        seen.len(),
+        escape(&expected[start..at]),
+        from(expected),
+        from(seen)
+    ))
+}
+
 /// Bytes as text lines for a transcript: printable text as it is, other
 /// bytes escaped, so a stray `\r` or NUL is visible.
 pub fn show_block(bytes: &[u8]) -> String {
@@ -457,6 +504,32 @@ mod tests {
     use super::*;
     use std::io::Cursor;
     use std::time::Duration;
+
+    #[test]
+    fn a_long_line_shows_where_it_first_differs() {
+        let expected: Vec<u8> = (0..1000).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut seen = expected.clone();
+        seen[700] = 0xff;
+        let difference = where_they_differ(&expected, &seen).expect("they differ");
+        assert_eq!(
+            difference,
+            "they first differ at byte 700 (1000 bytes expected, 1000 seen), after \
+             ...\"efghijklmnopqrstuvwx\": expected \"yzabcdefghijklmnopqr\"..., \
+             seen \"\\xffzabcdefghijklmnopqr\"..."
+        );
+        // A shorter seen line differs where it ends.
+        let cut = where_they_differ(&expected, &expected[..990]).expect("they differ");
+        assert!(
+            cut.starts_with("they first differ at byte 990 (1000 bytes expected, 990 seen)"),
+            "{cut}"
+        );
+        assert!(cut.ends_with("seen \"\""), "{cut}");
+        // Short or equal lines are compared by eye.
+        assert_eq!(where_they_differ(b"hello", b"help"), None);
+        assert_eq!(where_they_differ(&expected, &expected), None);
+        assert!(show_against(&expected, &seen).starts_with("they first differ at byte 700"));
+        assert_eq!(show_against(b"hello", b"help"), "\"help\"");
+    }
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(5)

@@ -12,7 +12,7 @@ use crate::procfs;
 use crate::pty::Terminal;
 use crate::sandbox::Limits;
 use crate::session::{Outcome, Peer, PeerOptions, Peers, Server, Session};
-use crate::stream::show;
+use crate::stream::{show, show_against};
 
 /// How long the idle-CPU measurements watch a process.
 pub const IDLE_WINDOW: Duration = Duration::from_millis(500);
@@ -375,7 +375,7 @@ fn send_paced(
             return Err(Failure {
                 summary: format!("{} received a wrong line", reader.name),
                 expected: Some(format!("{}'s line {}", sender.name, show(&expected))),
-                seen: Some(show(&next)),
+                seen: Some(show_against(&expected, &next)),
                 ..Failure::default()
             });
         }
@@ -481,7 +481,7 @@ fn fall_behind(s: &Session) -> Result<FallenBehind<'_>, Failure> {
             return Err(Failure {
                 summary: "B received a wrong line".into(),
                 expected: Some(format!("A's line {}", show(&expected))),
-                seen: Some(show(&next)),
+                seen: Some(show_against(&expected, &next)),
                 ..Failure::default()
             });
         }
@@ -521,7 +521,7 @@ pub fn slow_reader(s: &Session) -> Outcome {
                     behind.lines
                 ),
                 expected: Some(format!("A's line {}", show(&behind.expected))),
-                seen: Some(show(&line)),
+                seen: Some(show_against(&behind.expected, &line)),
                 ..Failure::default()
             });
         }
