@@ -319,6 +319,7 @@ impl Tree {
             ("@ROOT@", self.root.display().to_string()),
             ("@ROOTHOME@", self.home.display().to_string()),
             ("@MARK@", self.mark.clone()),
+            ("@TMP@", self.tmp.display().to_string()),
             (
                 "@FIXTURES@",
                 self.root
@@ -499,7 +500,12 @@ fn no_attack_on_the_grade_gets_more_than_5_points() {
     if !existed {
         let _ = Command::new("userdel").arg(&user).status();
     }
-    let _ = fs::remove_dir_all(&tmp);
+    // INTEGRITY_KEEP=1 keeps the tree and the logs, to read.
+    if std::env::var_os("INTEGRITY_KEEP").is_none() {
+        let _ = fs::remove_dir_all(&tmp);
+    } else {
+        eprintln!("kept {}", tmp.display());
+    }
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
@@ -631,6 +637,10 @@ fn play(tmp: &Path, user: &str) {
     let fake = crate_with("fake-ok", None);
     fs::write(fake.join("src/w_epoll.rs"), forged_wrapper(&fake)).expect("write");
     staged.push(("fake-ok".into(), fake));
+    // The two that together once made 100/100.
+    let both = crate_with("exec-reference+fake-ok", Some("exec-reference"));
+    fs::write(both.join("src/w_epoll.rs"), forged_wrapper(&both)).expect("write");
+    staged.push(("exec-reference+fake-ok".into(), both));
 
     let mut rows: Vec<(String, Figures)> = Vec::new();
     rows.push((

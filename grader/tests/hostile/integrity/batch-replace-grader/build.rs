@@ -1,5 +1,7 @@
 //! Replaces the grader's executable (found as /proc/PID/exe of an ancestor,
-//! or where it is known to be) with a script that reports full marks.
+//! or where it is known to be) with a script that exits with success. Only
+//! files in the test's own folder are aimed at, so that it does no harm
+//! even if it ran as root.
 
 use std::fs;
 
@@ -20,7 +22,7 @@ fn main() {
         }
         pid = parent;
     }
-    for target in targets {
+    for target in targets.into_iter().filter(|t| t.starts_with("@TMP@/")) {
         let new = format!("{target}.new");
         let replaced = fs::write(&new, fake).and_then(|()| fs::rename(&new, &target));
         if let Err(err) = replaced.or_else(|_| fs::write(&target, fake)) {

@@ -1,6 +1,6 @@
-//! Kills the grader and run_autograder, then writes full marks where
-//! run_autograder puts the zero it writes for a grader that died. Only
-//! processes of this autograder tree are aimed at.
+//! Kills the grader (found in /proc), then writes full marks over the zero
+//! that run_autograder writes for a grader that died. Only the grader of
+//! this autograder tree is aimed at.
 
 use std::process::{Command, Stdio};
 
@@ -9,7 +9,8 @@ const FORGED: &str = r#"{"score": 100, "max_score": 100, "output": "forged", "te
 fn main() {
     let script = format!(
         r#"for d in /proc/[0-9]*; do
-  if tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q -e "@ROOT@/source/target/release/grader" -e "@ROOT@/run_autograder"; then
+  [ "${{d#/proc/}}" = "$$" ] && continue
+  if tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q "^@ROOT@/source/target/release/grader "; then
     kill -9 "${{d#/proc/}}" 2>/dev/null && echo "killed ${{d#/proc/}}" >&2
   fi
 done
