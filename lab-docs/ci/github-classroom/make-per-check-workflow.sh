@@ -34,6 +34,12 @@ cat <<'EOF'
 # Set the organisation (or repository) variable EPOLL_LAB_GRADER_URL to a
 # URL of the grader executable built for Linux x86_64 (see
 # lab-docs/instructors.md, "GitHub Classroom").
+#
+# The job runs in a container, as its root; the grader builds and runs the
+# student's code as the unprivileged user chatgrader, so that code (build
+# scripts included) cannot replace the grader or forge its exit status.
+# What this cannot stop: the student owns the repository, this workflow
+# included, and can change it. See lab-docs/instructors.md.
 name: Autograding Tests
 'on':
   - push
@@ -48,22 +54,33 @@ jobs:
     runs-on: ubuntu-latest
     if: github.actor != 'github-classroom[bot]'
     timeout-minutes: 30
+    container: rust:1-bookworm
     steps:
       - name: Checkout code
         uses: actions/checkout@v4
+        with:
+          # No token left in .git/config for the student's code to read.
+          persist-credentials: false
       - name: Install the grader
         env:
           GRADER_URL: ${{ vars.EPOLL_LAB_GRADER_URL }}
         run: |
           test -n "$GRADER_URL" || { echo "::error::set the variable EPOLL_LAB_GRADER_URL to the grader's download URL"; exit 1; }
-          curl -fsSL --retry 3 -o "$RUNNER_TEMP/grader" "$GRADER_URL"
-          sudo install -m 0755 "$RUNNER_TEMP/grader" /usr/local/bin/grader
+          curl -fsSL --retry 3 -o /usr/local/bin/grader "$GRADER_URL"
+          chmod 0755 /usr/local/bin/grader
           grader --version
-      - name: Build the crate
-        # Compiles once, so that the graded steps do not; a compile error is
-        # shown here, and every graded step then fails with it.
-        continue-on-error: true
-        run: cargo build --bins
+      - name: Prepare the grading user
+        # The grader builds and runs the crate as chatgrader, offline: the
+        # crate's dependencies are fetched here, as root, into the image's
+        # registry, which chatgrader can read and not change. It gets the
+        # toolchain's own cargo (not rustup's proxy) and a build folder of
+        # its own, which the graded steps share.
+        run: |
+          useradd --system --no-create-home --shell /usr/sbin/nologin chatgrader
+          cargo fetch
+          echo "CARGO=$(rustup which cargo)" >> "$GITHUB_ENV"
+          install -d -o chatgrader -m 0700 /grading-build
+          echo "CARGO_TARGET_DIR=/grading-build" >> "$GITHUB_ENV"
 EOF
 
 # The check lines of `grader --list`: "  part/name   points  description".
