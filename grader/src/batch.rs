@@ -13,9 +13,13 @@
 //! be run in its place. A child that dies (killed, out of time) costs its
 //! submission a grade, never the batch; whatever the submission left
 //! running then (handed to the batch as their subreaper) is killed before
-//! the next one. With a grading user (the batch runs as root), every child
-//! grades as that user, each in a build folder of its own that it removes:
-//! one submission's build cannot leave anything in the next one's.
+//! the next one. With grading users (the batch runs as root), a worker's
+//! child grades as that worker's user, in a build folder of its own that it
+//! removes: one submission's build cannot leave anything in the next one's,
+//! and two submissions graded at once run as two users, so that neither can
+//! read, signal or kill the other's processes and files (Submitty's pool of
+//! untrusted users, for the same reason). There are as many workers as
+//! users, at most.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -45,9 +49,21 @@ pub struct Batch {
     pub jobs: usize,
     /// The grader's own executable, run once per submission.
     pub grader: PathBuf,
-    /// The grading user the children run submissions as (`--user`), when
-    /// the batch runs as root.
-    pub user: Option<sandbox::user::Account>,
+    /// The grading users the children run submissions as (`--user`), one
+    /// per worker, when the batch runs as root; none otherwise.
+    pub users: Vec<sandbox::user::Account>,
+}
+
+impl Batch {
+    /// How many submissions are graded at once: `jobs`, but no more than
+    /// there are grading users, when there are some.
+    pub fn workers(&self) -> usize {
+        if self.users.is_empty() {
+            self.jobs.max(1)
+        } else {
+            self.jobs.clamp(1, self.users.len())
+        }
+    }
 }
 
 /// How grading one submission ended.
@@ -82,12 +98,13 @@ pub fn run(batch: &Batch, progress: &(dyn Fn(&Row) + Sync)) -> anyhow::Result<Ve
     let next = AtomicUsize::new(0);
     let rows = Mutex::new(Vec::new());
     thread::scope(|scope| {
-        for worker in 0..batch.jobs.clamp(1, names.len()) {
+        for worker in 0..batch.workers().min(names.len()) {
             let (next, rows, names) = (&next, &rows, &names);
             scope.spawn(move || {
                 let target = batch.reports.join(format!(".target-{worker}"));
+                let user = batch.users.get(worker);
                 while let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let row = grade_one(batch, name, &target);
+                    let row = grade_one(batch, name, &target, user);
                     progress(&row);
                     rows.lock().unwrap_or_else(|e| e.into_inner()).push(row);
                 }
@@ -113,14 +130,19 @@ fn submission_names(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-fn grade_one(batch: &Batch, name: &str, target: &Path) -> Row {
+fn grade_one(
+    batch: &Batch,
+    name: &str,
+    target: &Path,
+    user: Option<&sandbox::user::Account>,
+) -> Row {
     let started = Instant::now();
     let dir = batch.submissions.join(name);
     let report = batch.reports.join(format!("{name}.json"));
     let graded = if !dir.join("Cargo.toml").is_file() {
         Graded::NotGraded("no Cargo.toml".into())
     } else {
-        run_grader(batch, &dir, &report, target)
+        run_grader(batch, &dir, &report, target, user)
     };
     Row {
         name: name.to_owned(),
@@ -129,7 +151,13 @@ fn grade_one(batch: &Batch, name: &str, target: &Path) -> Row {
     }
 }
 
-fn run_grader(batch: &Batch, dir: &Path, report: &Path, target: &Path) -> Graded {
+fn run_grader(
+    batch: &Batch,
+    dir: &Path,
+    report: &Path,
+    target: &Path,
+    user: Option<&sandbox::user::Account>,
+) -> Graded {
     let log = batch.reports.join(format!(
         "{}.log",
         report.file_stem().unwrap_or_default().to_string_lossy()
@@ -146,13 +174,12 @@ fn run_grader(batch: &Batch, dir: &Path, report: &Path, target: &Path) -> Graded
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
-    match &batch.user {
+    match user {
         // A build folder of its own, in the child's own folder, removed
-        // when it is done; and only its own processes are its to kill.
+        // when it is done.
         Some(user) => {
             command
                 .args(["--user", &user.name])
-                .arg("--shared-user")
                 .env_remove("CARGO_TARGET_DIR");
         }
         None => {

@@ -72,11 +72,6 @@ struct GradeArgs {
     /// submission runs as root, unprotected).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// Other graders run as the same user at the same time (set by `batch`):
-    /// then only this grader's own processes are killed, not every process
-    /// of the user.
-    #[arg(long, hide = true)]
-    shared_user: bool,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -152,10 +147,12 @@ enum Command {
         /// How many submissions are graded at once.
         #[arg(long, default_value_t = 2, value_name = "N")]
         jobs: usize,
-        /// When run as root: the unprivileged user that builds and runs the
-        /// submissions (default: chatgrader, if that user exists).
-        #[arg(long, value_name = "NAME")]
-        user: Option<String>,
+        /// When run as root: an unprivileged user that builds and runs
+        /// submissions (default: chatgrader, if that user exists). Give one
+        /// per submission to grade at once (repeat it): two gradings never
+        /// share a user, so there are at most as many jobs as users.
+        #[arg(long = "user", value_name = "NAME")]
+        users: Vec<String>,
     },
 }
 
@@ -187,8 +184,8 @@ fn run(cli: Cli) -> ExitCode {
             reports,
             csv,
             jobs,
-            user,
-        }) => contained(batch(submissions, reports, csv, jobs, user.as_deref())),
+            users,
+        }) => contained(batch(submissions, reports, csv, jobs, &users)),
         None => contained(grade(cli.grade)),
     }
 }
@@ -283,24 +280,39 @@ fn batch(
     reports: PathBuf,
     csv: Option<PathBuf>,
     jobs: usize,
-    user: Option<&str>,
+    users: &[String],
 ) -> anyhow::Result<ExitCode> {
     sandbox::install().context("prepare to contain the graders it starts")?;
-    let user = grading_account(user)?;
-    if let Some(user) = &user {
-        eprintln!(
-            "grader: the submissions run as user {} (uid {})",
-            user.name, user.uid
-        );
-    }
+    let users = if users.is_empty() {
+        grading_account(None)?.into_iter().collect()
+    } else {
+        let mut accounts = Vec::new();
+        for name in users {
+            accounts.extend(grading_account(Some(name))?);
+        }
+        accounts
+    };
     let batch = grader::batch::Batch {
         submissions,
         reports: absolute(reports)?,
         jobs,
         // Itself, whatever is at its path on disk by now.
         grader: PathBuf::from("/proc/self/exe"),
-        user,
+        users,
     };
+    if !batch.users.is_empty() {
+        let names: Vec<&str> = batch.users.iter().map(|u| u.name.as_str()).collect();
+        let fewer = if batch.workers() < jobs {
+            " (one grading user per submission graded at once: give more with --user)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "grader: the submissions run as {}; {} at once{fewer}",
+            names.join(", "),
+            batch.workers()
+        );
+    }
     let show = |row: &grader::batch::Row| -> String {
         match &row.graded {
             grader::batch::Graded::Scored {
@@ -313,14 +325,14 @@ fn batch(
         }
     };
     let rows = grader::batch::run(&batch, &|row| eprintln!("{}", show(row)))?;
-    // Every grading is over: nothing of the grading user may be left.
-    if let Some(user) = &batch.user
-        && let Err(err) = grader::sandbox::user::kill_every_process_of(user)
-    {
-        eprintln!(
-            "grader: could not kill the processes of {}: {err}",
-            user.name
-        );
+    // Every grading is over: nothing of the grading users may be left.
+    for user in &batch.users {
+        if let Err(err) = grader::sandbox::user::kill_every_process_of(user) {
+            eprintln!(
+                "grader: could not kill the processes of {}: {err}",
+                user.name
+            );
+        }
     }
     let csv = csv.unwrap_or_else(|| batch.reports.join("gradebook.csv"));
     std::fs::write(&csv, grader::batch::csv(&rows))
@@ -352,7 +364,7 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let reference = std::env::current_exe().context("find the grader's own executable")?;
     let building = args.server.is_none() && args.client.is_none();
-    let protection = grading_user(args.user.as_deref(), args.shared_user, building)?;
+    let protection = grading_user(args.user.as_deref(), building)?;
     let mut parts: Vec<Part> = if args.parts.is_empty() {
         Part::ALL.to_vec()
     } else {
@@ -461,20 +473,15 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
 /// (`--user`, or chatgrader if it exists), set up for the rest of the run;
 /// returns what the report says about it. Otherwise, or as root without
 /// such a user, the submission runs as the grader does (`None`).
-fn grading_user(
-    name: Option<&str>,
-    shared: bool,
-    building: bool,
-) -> anyhow::Result<Option<String>> {
+fn grading_user(name: Option<&str>, building: bool) -> anyhow::Result<Option<String>> {
     use grader::sandbox::user::RunAs;
     let Some(account) = grading_account(name)? else {
         return Ok(None);
     };
     let cargo = find_program(&grader::tool::cargo()).context("find cargo")?;
     let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from);
-    let mut run_as = RunAs::new(account, &cargo, cargo_home.as_deref())
+    let run_as = RunAs::new(account, &cargo, cargo_home.as_deref())
         .context("prepare to run the submission as the grading user")?;
-    run_as.shared = shared;
     let name = run_as.account.name.clone();
     let note = run_as.describe();
     sandbox::run_submissions_as(run_as)?;

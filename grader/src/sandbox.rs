@@ -296,8 +296,8 @@ pub fn cleanup() {
 
 /// Kills what the submission started so far and left running, between the
 /// stages of a grading (after the build, say), so that nothing of it can
-/// meddle with the next stage: every process of the grading user (unless
-/// other gradings share it) and of its control groups, and the grader's
+/// meddle with the next stage: every process of the grading user and of
+/// its control groups, and the grader's
 /// children it no longer tracks (which left their process group and were
 /// handed to the grader as their subreaper). Without a grading user,
 /// nothing: grading goes as it always did.

@@ -87,15 +87,12 @@ pub struct RunAs {
     pub cargo: PathBuf,
     /// This run's folder: root's, mode 0711.
     pub work: PathBuf,
-    /// The user's home in `work`, its processes' working directory.
+    /// The user's home in `work`.
     pub home: PathBuf,
     /// The environment of the user's processes (what a command sets
     /// itself comes on top).
     env: Vec<(OsString, OsString)>,
     pub cgroups: Cgroups,
-    /// Other graders run as this user at the same time (a batch): then
-    /// not every process of the user is this grading's to kill.
-    pub shared: bool,
 }
 
 impl RunAs {
@@ -123,7 +120,6 @@ impl RunAs {
             work,
             account,
             cgroups: Cgroups::discover(),
-            shared: false,
         };
         run_as.user_dir("home")?;
         Ok(run_as)
@@ -161,7 +157,10 @@ impl RunAs {
     }
 
     /// Sets up `command` to run as the user would: its environment, and
-    /// the user's home as the working directory unless one is set.
+    /// `/` as the working directory unless one is set. Not the home: cargo
+    /// reads `.cargo/config.toml` in every folder above the one it runs in,
+    /// and every folder above the home (`/tmp`, say) may be one where
+    /// another grading's code, as the same user, left one.
     pub(super) fn prepare(&self, command: &mut Command) {
         let explicit: Vec<(OsString, Option<OsString>)> = command
             .get_envs()
@@ -176,7 +175,7 @@ impl RunAs {
             };
         }
         if command.get_current_dir().is_none() {
-            command.current_dir(&self.home);
+            command.current_dir("/");
         }
     }
 
@@ -186,9 +185,7 @@ impl RunAs {
     pub fn kill_all(&self) {
         // The processes of the user first: this also stops the forking of
         // anything in the groups.
-        if !self.shared
-            && let Err(err) = kill_every_process_of(&self.account)
-        {
+        if let Err(err) = kill_every_process_of(&self.account) {
             eprintln!(
                 "grader: could not kill the processes of {}: {err}",
                 self.account.name
