@@ -43,7 +43,7 @@ skeleton-check: support
 test: lint skeleton-check
 	$(CARGO) test --workspace
 
-## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the user chatgrader-it)
+## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the users chatgrader-it and chatgrader-it2)
 test-integrity:
 	$(CARGO) test --package grader --test integrity -- --ignored --nocapture --test-threads=1
 

@@ -177,8 +177,8 @@ fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing()
 // ---------------------------------------------------------------------------
 // make test-integrity: the attacks in a fake Gradescope tree, as root.
 
-/// Processes of user `uid` now: how many, and their memory (KiB).
-fn usage_of(uid: u32) -> (usize, u64, Vec<String>) {
+/// Processes of the users `uids` now: how many, and their memory (KiB).
+fn usage_of(uids: &[u32]) -> (usize, u64, Vec<String>) {
     let mut count = 0;
     let mut rss = 0;
     let mut seen = Vec::new();
@@ -196,7 +196,7 @@ fn usage_of(uid: u32) -> (usize, u64, Vec<String>) {
                 .and_then(|rest| rest.split_whitespace().next())
                 .and_then(|value| value.parse::<u64>().ok())
         };
-        if field("Uid:") == Some(u64::from(uid)) {
+        if field("Uid:").is_some_and(|uid| uids.iter().any(|&u| u64::from(u) == uid)) {
             count += 1;
             rss += field("VmRSS:").unwrap_or(0);
             if seen.len() < 5 {
@@ -261,13 +261,13 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn start(uid: u32) -> Monitor {
+    fn start(uids: Vec<u32>) -> Monitor {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let handle = thread::spawn(move || {
             let mut peak = (0, 0);
             while !flag.load(Ordering::Relaxed) {
-                let (count, rss, _) = usage_of(uid);
+                let (count, rss, _) = usage_of(&uids);
                 peak = (peak.0.max(count), peak.1.max(rss));
                 thread::sleep(Duration::from_millis(100));
             }
@@ -309,6 +309,8 @@ struct Tree {
     home: PathBuf,
     user: String,
     uid: u32,
+    /// A second grading user, for the batch's second worker.
+    second: (String, u32),
     mark: String,
     env: Vec<(&'static str, PathBuf)>,
 }
@@ -354,11 +356,15 @@ impl Tree {
         command
     }
 
-    /// Kills what the grading user or an attack left, and says how much.
+    fn uids(&self) -> Vec<u32> {
+        vec![self.uid, self.second.1]
+    }
+
+    /// Kills what the grading users or an attack left, and says how much.
     fn sweep(&self) -> usize {
         let mut left = 0;
         for _ in 0..10 {
-            let (count, _, seen) = usage_of(self.uid);
+            let (count, _, seen) = usage_of(&self.uids());
             let marks = marked(&self.mark);
             if count == 0 && marks.is_empty() {
                 break;
@@ -367,7 +373,9 @@ impl Tree {
                 eprintln!("left running: {seen:?} {marks:?}");
             }
             left = left.max(count + marks.len());
-            kill_user(self.uid);
+            for uid in self.uids() {
+                kill_user(uid);
+            }
             for pid in marks {
                 // SAFETY: kill takes no pointers; these are the attack's.
                 unsafe { libc::kill(pid as i32, libc::SIGKILL) };
@@ -392,7 +400,7 @@ impl Tree {
         );
         let script = self.root.join("run_autograder");
         let before = fs::read(&script).expect("read run_autograder");
-        let monitor = Monitor::start(self.uid);
+        let monitor = Monitor::start(vec![self.uid]);
         let started = Instant::now();
         let output = self
             .command("bash")
@@ -489,16 +497,33 @@ fn no_attack_on_the_grade_gets_more_than_5_points() {
     assert_eq!(euid, 0, "run as root: make test-integrity");
     let user = std::env::var("INTEGRITY_USER").unwrap_or_else(|_| "chatgrader-it".into());
     let existed = id_of(&user).is_some();
+    // The batch's second worker gets a user of its own, as the batch wants.
+    let second = format!("{user}2");
+    let second_existed = id_of(&second).is_some();
+    if !second_existed {
+        run(
+            "useradd",
+            Command::new("useradd").args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                &second,
+            ]),
+        );
+    }
     let tmp = std::env::temp_dir().join(format!("chat-integrity-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).expect("create the scratch folder");
-    let result = std::panic::catch_unwind(|| play(&tmp, &user));
-    // Whatever happened: nothing of the run stays, not even the user.
-    if let Some(uid) = id_of(&user) {
-        kill_user(uid);
-    }
-    if !existed {
-        let _ = Command::new("userdel").arg(&user).status();
+    let result = std::panic::catch_unwind(|| play(&tmp, &user, &second));
+    // Whatever happened: nothing of the run stays, not even the users.
+    for (name, existed) in [(&user, existed), (&second, second_existed)] {
+        if let Some(uid) = id_of(name) {
+            kill_user(uid);
+        }
+        if !existed {
+            let _ = Command::new("userdel").arg(name).status();
+        }
     }
     // INTEGRITY_KEEP=1 keeps the tree and the logs, to read.
     if std::env::var_os("INTEGRITY_KEEP").is_none() {
@@ -511,7 +536,7 @@ fn no_attack_on_the_grade_gets_more_than_5_points() {
     }
 }
 
-fn play(tmp: &Path, user: &str) {
+fn play(tmp: &Path, user: &str, second: &str) {
     let started = Instant::now();
     let kit = kit_root();
     // Root's home for the run, with what rustup leaves in one: the old
@@ -564,6 +589,10 @@ fn play(tmp: &Path, user: &str) {
         home,
         user: user.to_owned(),
         uid: 0,
+        second: (
+            second.to_owned(),
+            id_of(second).expect("the second grading user exists"),
+        ),
         mark: format!("chat-integrity-mark-{}", std::process::id()),
         env: toolchain_env(),
     };
@@ -740,7 +769,7 @@ fn play_batch(tree: &Tree, subs: &Path, solution: &Path) -> Vec<(String, Figures
     }
     copy_tree(solution, &folder.join("d-solution"));
 
-    let monitor = Monitor::start(tree.uid);
+    let monitor = Monitor::start(tree.uids());
     let started = Instant::now();
     let output = tree
         .command(&grader)
@@ -748,7 +777,14 @@ fn play_batch(tree: &Tree, subs: &Path, solution: &Path) -> Vec<(String, Figures
         .arg(&folder)
         .arg("--reports")
         .arg(&reports)
-        .args(["--jobs", "2", "--user", &tree.user])
+        .args([
+            "--jobs",
+            "2",
+            "--user",
+            &tree.user,
+            "--user",
+            &tree.second.0,
+        ])
         .env("CARGO", tree.root.join("toolchain/bin/cargo"))
         .env("CARGO_HOME", tree.root.join("cargo-home"))
         .output()
