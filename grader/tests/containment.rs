@@ -132,6 +132,31 @@ fn a_server_that_floods_its_output_is_stopped_and_its_transcript_capped() {
 }
 
 #[test]
+fn a_daemon_left_by_the_submission_is_gone_before_the_report_is_written() {
+    let marker = marker("report");
+    let out = std::env::temp_dir().join(format!("{marker}.json"));
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .arg("--server")
+        .arg(hostile("report_daemon.py"))
+        .args(["--check", "server/join", "--format", "json", "--out"])
+        .arg(&out)
+        .env("HOSTILE_MARKER", &marker)
+        .output()
+        .expect("run the grader");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = fs::read_to_string(&out).expect("the report");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(report["score"], 0, "the daemon rewrote the report: {text}");
+    assert_eq!(report["tests"][0]["name"], "server/join", "{text}");
+    assert_eq!(
+        leftovers(&marker),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+    fs::remove_file(&out).expect("remove the report");
+}
+
+#[test]
 fn a_server_that_spins_without_a_readiness_line_fails_at_the_step_deadline() {
     let marker = marker("spin");
     let (output, elapsed, report) = grade_one_check(&hostile("spin.py"), &marker);

@@ -174,6 +174,31 @@ fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing()
     }
 }
 
+#[test]
+fn a_grading_user_that_cannot_be_used_stops_the_grader_with_the_reason() {
+    // As root, there is no such user; as anyone else, only root may switch.
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .args([
+            "--dir",
+            "no-such-crate",
+            "--user",
+            "no-such-user-of-the-kit",
+        ])
+        .output()
+        .expect("run the grader");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        explain("grader", &output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--user no-such-user-of-the-kit"),
+        "{stderr}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // make test-integrity: the attacks in a fake Gradescope tree, as root.
 
