@@ -174,6 +174,80 @@ fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing()
     }
 }
 
+/// Processes whose command line holds `mark`, of any user, as text.
+fn marked_text(mark: &str) -> Vec<String> {
+    marked(mark)
+        .into_iter()
+        .map(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            format!(
+                "{pid}: {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_survives_a_submission_that_kills_its_grader_and_leaves_a_daemon() {
+    let work = kit_root().join("target/integrity-test/batch");
+    let subs = work.join("submissions");
+    let _ = fs::remove_dir_all(&subs);
+    let skeleton = work.join("skeleton");
+    generate_skeleton(&skeleton);
+    let mark = format!("chat-integrity-batch-{}", std::process::id());
+    let killer = subs.join("a-killer");
+    copy_tree(&skeleton, &killer);
+    let substitutions = vec![
+        ("@MARK@", mark.clone()),
+        ("@SUBMISSIONS@", subs.display().to_string()),
+    ];
+    overlay(&attack_dir("kill-own-grader"), &killer, &substitutions);
+    let solution = subs.join("b-solution");
+    copy_tree(&skeleton, &solution);
+    for file in ["w_epoll.rs", "client.rs", "server.rs"] {
+        fs::copy(
+            kit_root().join("solution/src").join(file),
+            solution.join("src").join(file),
+        )
+        .expect("copy a solution file");
+    }
+    let reports = work.join("reports");
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .arg("batch")
+        .arg(&subs)
+        .arg("--reports")
+        .arg(&reports)
+        .args(["--jobs", "2"])
+        .output()
+        .expect("run grader batch");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let gradebook = fs::read_to_string(reports.join("gradebook.csv"))
+        .unwrap_or_else(|err| panic!("no gradebook ({err}): {stderr}"));
+    let row = |name: &str| {
+        gradebook
+            .lines()
+            .find(|line| line.starts_with(&format!("{name},")))
+            .unwrap_or_else(|| panic!("no row {name}:\n{gradebook}"))
+            .to_owned()
+    };
+    assert!(
+        row("b-solution").starts_with("b-solution,100,100,"),
+        "{gradebook}"
+    );
+    if stderr.contains("the submissions run as") {
+        // As root with a grading user, the build cannot kill the grader.
+        assert!(row("a-killer").starts_with("a-killer,0,"), "{gradebook}");
+    } else {
+        assert!(
+            row("a-killer").contains("its grader was killed (signal 9)"),
+            "{gradebook}"
+        );
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+    }
+    assert_eq!(marked_text(&mark), Vec::<String>::new(), "left running");
+}
+
 #[test]
 fn a_grading_user_that_cannot_be_used_stops_the_grader_with_the_reason() {
     // As root, there is no such user; as anyone else, only root may switch.
