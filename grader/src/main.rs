@@ -478,7 +478,8 @@ fn grading_user(name: Option<&str>, building: bool) -> anyhow::Result<Option<Str
     let Some(account) = grading_account(name)? else {
         return Ok(None);
     };
-    let cargo = find_program(&grader::tool::cargo()).context("find cargo")?;
+    let cargo = find_program(&grader::tool::cargo())
+        .context("find cargo for the grading user: set CARGO, or put cargo on PATH")?;
     let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from);
     let run_as = RunAs::new(account, &cargo, cargo_home.as_deref())
         .context("prepare to run the submission as the grading user")?;

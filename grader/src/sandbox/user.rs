@@ -121,7 +121,10 @@ impl RunAs {
             account,
             cgroups: Cgroups::discover(),
         };
-        run_as.user_dir("home")?;
+        if let Err(err) = run_as.user_dir("home") {
+            run_as.remove_work();
+            return Err(err);
+        }
         Ok(run_as)
     }
 
