@@ -383,6 +383,31 @@ fn send_paced(
     Ok(())
 }
 
+/// A peer called `name` that reads nothing, with a small receive buffer so
+/// that the kernel's buffers towards it fill up soon, known to be in the
+/// chat: its hello reached each of `peers`.
+fn non_reader<'s>(
+    s: &'s Session,
+    port: u16,
+    name: &str,
+    peers: &Peers<'s>,
+) -> Result<Peer<'s>, Failure> {
+    let mut peer = s.peer_named(
+        port,
+        name,
+        PeerOptions {
+            receive_buffer: Some(4096),
+            reads: false,
+            ..PeerOptions::default()
+        },
+    )?;
+    peer.send("hello\n")?;
+    for other in peers {
+        other.expect_after_notices(&format!("{} hello", peer.tag))?;
+    }
+    Ok(peer)
+}
+
 /// The most a reader that reads nothing is sent while the grader waits for
 /// the server to ask for EPOLLOUT on its socket: more than the kernel
 /// buffers towards it (about 3 MB on loopback) plus a margin.
@@ -420,19 +445,7 @@ fn fall_behind(s: &Session) -> Result<FallenBehind<'_>, Failure> {
             .not_checked("server/one-thread"));
     }
     let mut peers = s.peers(server.port, 2)?;
-    let mut reader = s.peer_named(
-        server.port,
-        "R",
-        PeerOptions {
-            receive_buffer: Some(4096),
-            reads: false,
-            ..PeerOptions::default()
-        },
-    )?;
-    // Barrier: R's line reaches A and B, so R is in the chat.
-    reader.send("hello\n")?;
-    peers[0].expect_after_notices(&format!("{} hello", reader.tag))?;
-    peers[1].expect_after_notices(&format!("{} hello", reader.tag))?;
+    let reader = non_reader(s, server.port, "R", &peers)?;
     s.step(
         "R reads nothing while A sends lines of 1 KiB, at most 256 KiB ahead of B, \
          until the server watches a socket for EPOLLOUT (/proc/PID/fdinfo)",
@@ -570,18 +583,7 @@ pub fn epollout_off(s: &Session) -> Outcome {
 pub fn slow_consumer(s: &Session) -> Outcome {
     let server = s.server()?;
     let mut peers = s.peers(server.port, 2)?;
-    let mut slow = s.peer_with(
-        server.port,
-        PeerOptions {
-            receive_buffer: Some(4096),
-            reads: false,
-            ..PeerOptions::default()
-        },
-    )?;
-    // Barrier: C's line reaches A and B, so C is in the chat.
-    slow.send("hello\n")?;
-    peers[0].expect_after_notices(&format!("{} hello", slow.tag))?;
-    peers[1].expect_after_notices(&format!("{} hello", slow.tag))?;
+    let slow = non_reader(s, server.port, "C", &peers)?;
     // 8 MiB: far more than the 1 MiB limit plus what the kernel buffers for
     // C (about 3 MB on loopback). A server that blocks on C stops passing
     // A's lines to B; one that keeps everything for C never drops it.
