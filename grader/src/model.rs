@@ -79,6 +79,15 @@ impl Failure {
         }
     }
 
+    /// This failure, its summary led by `context`: what the check had done
+    /// when it happened.
+    pub fn after(self, context: impl std::fmt::Display) -> Self {
+        Failure {
+            summary: format!("{context}: {}", self.summary),
+            ..self
+        }
+    }
+
     /// Whether this failure is one of a check's set-up.
     pub fn is_not_checked(&self) -> bool {
         self.summary.starts_with(NOT_CHECKED)

@@ -123,12 +123,8 @@ pub fn receive(s: &Session) -> Outcome {
     chat.a.send("still there?\n")?;
     chat.client
         .expect_chat_line(&format!("{} still there?", chat.a.tag))
-        .map_err(|mut failure| {
-            failure.summary = format!(
-                "after a stop and a continue, which make epoll_wait fail with EINTR: {}",
-                failure.summary
-            );
-            failure
+        .map_err(|failure| {
+            failure.after("after a stop and a continue, which make epoll_wait fail with EINTR")
         })
 }
 

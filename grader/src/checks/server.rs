@@ -302,12 +302,10 @@ pub fn burst(s: &Session) -> Outcome {
         .map(|peer| format!("{} burst from {}", peer.tag, peer.name))
         .collect();
     for received in 0..BURST {
-        let line = observer.next_line().map_err(|mut failure| {
-            failure.summary = format!(
-                "after {received} of the {BURST} lines that were ready at once: {}",
-                failure.summary
-            );
-            failure
+        let line = observer.next_line().map_err(|failure| {
+            failure.after(format!(
+                "after {received} of the {BURST} lines that were ready at once"
+            ))
         })?;
         let line = String::from_utf8_lossy(&line).into_owned();
         match expected.iter().position(|l| *l == line) {
@@ -690,12 +688,8 @@ pub fn idle_cpu(s: &Session) -> Outcome {
     peers[1].send("still here\n")?;
     peers[0]
         .expect_after_notices(&format!("{} still here", peers[1].tag))
-        .map_err(|mut failure| {
-            failure.summary = format!(
-                "after a stop and a continue, which make epoll_wait fail with EINTR: {}",
-                failure.summary
-            );
-            failure
+        .map_err(|failure| {
+            failure.after("after a stop and a continue, which make epoll_wait fail with EINTR")
         })
 }
 
@@ -761,12 +755,8 @@ pub fn emfile(s: &Session) -> Outcome {
     peers[0].send("still serving?\n")?;
     peers[1]
         .expect_eventually(&format!("{} still serving?", peers[0].tag))
-        .map_err(|mut failure| {
-            failure.summary = format!(
-                "out of descriptors, the server stopped serving its clients: {}",
-                failure.summary
-            );
-            failure
+        .map_err(|failure| {
+            failure.after("out of descriptors, the server stopped serving its clients")
         })?;
     s.step(format!(
         "measure for {IDLE_WINDOW:?}, while connections wait that accept cannot take, how long the server runs or waits to run"
@@ -783,13 +773,7 @@ pub fn emfile(s: &Session) -> Outcome {
     drop(crowd.drain(..30));
     peers[1]
         .expect_eventually(&format!("{} hello", last.tag))
-        .map_err(|mut failure| {
-            failure.summary = format!(
-                "once clients left and descriptors were free, the server did not accept the waiting peer: {}",
-                failure.summary
-            );
-            failure
-        })
+        .map_err(|failure| failure.after("once clients left and descriptors were free, the server did not accept the waiting peer"))
 }
 
 pub fn fd_leak(s: &Session) -> Outcome {
