@@ -15,7 +15,8 @@
 //!   [`runner`]: running the checks; [`model`] and [`report`]: results and
 //!   the human, Gradescope JSON, JUnit and TAP reports; [`batch`]: a whole
 //!   folder of submissions into a gradebook; [`soak`]: hostile peers and
-//!   sustained load against a server.
+//!   sustained load against a server; [`bench`]: how fast a server serves
+//!   many clients, and what it holds idle ones with (`grader bench`).
 
 pub mod batch;
 pub mod bench;
