@@ -222,200 +222,12 @@ pub struct Processed {
 /// Replaces the blocks of one file by their stubs, and checks its markers.
 /// `file` is only used to name the file in errors.
 pub fn process(file: &Path, source: &str) -> Result<Processed, MarkerError> {
-    let error = |line, kind| MarkerError {
-        file: file.to_path_buf(),
-        line,
-        kind,
-    };
-    let mut out = String::with_capacity(source.len());
-    let mut todos = Vec::new();
-    let mut has_stubs = false;
-    let mut solution_lines = Vec::new();
-    let mut reference_marker = None;
+    let mut scan = Scan::new(file, source.len());
     let mut state = State::Code;
-
     for (index, raw) in source.split_inclusive('\n').enumerate() {
-        let line = index + 1;
-        if matches!(state, State::TodoComment { .. }) && continues_text(raw) {
-            out.push_str(raw);
-            continue;
-        }
-        let kind = classify(raw).map_err(|kind| error(line, kind))?;
-        // Stubs extend the block just closed; anything else ends it.
-        if let State::Stubs { .. } = state {
-            if !matches!(kind, Line::Stub(_)) {
-                flush_stubs(&mut out, std::mem::replace(&mut state, State::Code));
-            }
-        }
-        state = match (state, kind) {
-            (State::Code, Line::Code | Line::Comment) => {
-                out.push_str(raw);
-                State::Code
-            }
-            (State::Code, Line::Todo(number)) => {
-                todos.push(Todo { number, line });
-                out.push_str(raw);
-                State::TodoComment { number, line }
-            }
-            (State::Code, Line::Begin(Block::Solution)) => {
-                return Err(error(line, MarkerErrorKind::BeginWithoutTodo));
-            }
-            (State::Code, Line::Begin(Block::Reference)) => State::InBlock {
-                block: Block::Reference,
-                line,
-                number: 0,
-                indent: String::new(),
-            },
-            (State::Code, Line::End(block)) => {
-                return Err(error(line, MarkerErrorKind::EndWithoutBegin(block)));
-            }
-            (State::Code, Line::Stub(_)) => {
-                return Err(error(line, MarkerErrorKind::StubWithoutBlock));
-            }
-            (state @ (State::Code | State::InBlock { .. }), Line::ReferenceFile) => {
-                reference_marker.get_or_insert(line);
-                state
-            }
-            (state @ State::TodoComment { .. }, Line::Comment) => {
-                out.push_str(raw);
-                state
-            }
-            (State::TodoComment { number, .. }, Line::Begin(Block::Solution)) => State::InBlock {
-                block: Block::Solution,
-                line,
-                number,
-                indent: indentation(raw).to_owned(),
-            },
-            (
-                State::TodoComment {
-                    number,
-                    line: todo_line,
-                },
-                _,
-            ) => {
-                return Err(error(
-                    line,
-                    MarkerErrorKind::TodoWithoutBegin { number, todo_line },
-                ));
-            }
-            (state @ State::InBlock { .. }, Line::Code | Line::Comment) => state,
-            (
-                State::InBlock {
-                    block,
-                    line: open_line,
-                    number,
-                    indent,
-                },
-                Line::End(end),
-            ) => {
-                if end != block {
-                    return Err(error(
-                        line,
-                        MarkerErrorKind::MismatchedEnd {
-                            open: block,
-                            open_line,
-                            end,
-                        },
-                    ));
-                }
-                match block {
-                    Block::Solution => {
-                        has_stubs = true;
-                        solution_lines.push(open_line + 1..line);
-                        State::Stubs {
-                            number,
-                            indent,
-                            eol: line_ending(raw),
-                            stubs: Vec::new(),
-                        }
-                    }
-                    Block::Reference => State::Code,
-                }
-            }
-            (
-                State::InBlock {
-                    line: open_line, ..
-                },
-                Line::Begin(inner),
-            ) => {
-                return Err(error(line, MarkerErrorKind::Nested { open_line, inner }));
-            }
-            (
-                State::InBlock {
-                    line: open_line, ..
-                },
-                Line::Todo(number),
-            ) => {
-                return Err(error(
-                    line,
-                    MarkerErrorKind::TodoInsideBlock { number, open_line },
-                ));
-            }
-            (
-                State::InBlock {
-                    line: open_line, ..
-                },
-                Line::Stub(_),
-            ) => {
-                return Err(error(line, MarkerErrorKind::StubInsideBlock { open_line }));
-            }
-            (
-                State::Stubs {
-                    number,
-                    indent,
-                    eol,
-                    mut stubs,
-                },
-                Line::Stub(code),
-            ) => {
-                if code.is_empty() {
-                    stubs.push(line_ending(raw));
-                } else {
-                    stubs.push(format!("{indent}{code}{}", line_ending(raw)));
-                }
-                State::Stubs {
-                    number,
-                    indent,
-                    eol,
-                    stubs,
-                }
-            }
-            (State::Stubs { .. }, _) => unreachable!("stubs are flushed before any other line"),
-        };
+        state = scan.line(state, index + 1, raw)?;
     }
-
-    match state {
-        State::Code => {}
-        State::Stubs { .. } => flush_stubs(&mut out, state),
-        State::TodoComment { number, line } => {
-            return Err(error(
-                line,
-                MarkerErrorKind::TodoWithoutBegin {
-                    number,
-                    todo_line: line,
-                },
-            ));
-        }
-        State::InBlock { block, line, .. } => {
-            return Err(error(line, MarkerErrorKind::Unclosed(block)));
-        }
-    }
-    if let (Some(marker_line), Some(todo)) = (reference_marker, todos.first()) {
-        return Err(error(
-            todo.line,
-            MarkerErrorKind::TodoInReferenceFile {
-                number: todo.number,
-                marker_line,
-            },
-        ));
-    }
-    Ok(Processed {
-        text: out,
-        todos,
-        has_stubs,
-        solution_lines,
-        reference_only: reference_marker.is_some(),
-    })
+    scan.finish(state)
 }
 
 /// Where [`process`] is in a file.
@@ -424,36 +236,278 @@ enum State {
     Code,
     /// In the comment of a TODO, waiting for its `// BEGIN SOLUTION`.
     TodoComment { number: u32, line: usize },
-    /// Between `BEGIN` and `END`. `number` is the TODO of a solution block.
-    InBlock {
-        block: Block,
-        line: usize,
-        number: u32,
-        indent: String,
-    },
+    /// Between `BEGIN` and `END`.
+    InBlock(OpenBlock),
     /// Right after `// END SOLUTION`: collecting its stub lines.
-    Stubs {
-        number: u32,
-        indent: String,
-        eol: String,
-        stubs: Vec<String>,
-    },
+    Stubs(Stubs),
 }
 
-/// Writes what replaces a solution block: its stubs, or `todo!("TODO N");`.
-fn flush_stubs(out: &mut String, state: State) {
-    if let State::Stubs {
-        number,
-        indent,
-        eol,
-        stubs,
-    } = state
-    {
-        if stubs.is_empty() {
+/// A block whose `END` has not come yet.
+struct OpenBlock {
+    block: Block,
+    /// The line of its `BEGIN`.
+    line: usize,
+    /// The TODO of a solution block (0 for a reference block).
+    number: u32,
+    /// The indentation of its `BEGIN`, which its stubs take.
+    indent: String,
+}
+
+/// The stub lines of a solution block that just closed.
+struct Stubs {
+    number: u32,
+    indent: String,
+    /// The line ending of its `END`, for the `todo!` that replaces a block
+    /// without stubs.
+    eol: String,
+    lines: Vec<String>,
+}
+
+impl Stubs {
+    /// Adds the line of `// STUB: code`, at the block's indentation.
+    fn add(&mut self, code: &str, raw: &str) {
+        if code.is_empty() {
+            self.lines.push(line_ending(raw));
+        } else {
+            self.lines
+                .push(format!("{}{code}{}", self.indent, line_ending(raw)));
+        }
+    }
+
+    /// Writes what replaces the block: its stubs, or `todo!("TODO N");`.
+    fn write_to(self, out: &mut String) {
+        if self.lines.is_empty() {
+            let Stubs {
+                number,
+                indent,
+                eol,
+                ..
+            } = self;
             out.push_str(&format!("{indent}todo!(\"TODO {number}\");{eol}"));
         } else {
-            out.extend(stubs);
+            out.extend(self.lines);
         }
+    }
+}
+
+/// What [`process`] has gathered so far: the file as students get it, and
+/// what it found on the way. One method per [`State`] reads the next line.
+struct Scan<'f> {
+    file: &'f Path,
+    out: String,
+    todos: Vec<Todo>,
+    has_stubs: bool,
+    solution_lines: Vec<Range<usize>>,
+    /// The line of the first `// REFERENCE FILE`.
+    reference_marker: Option<usize>,
+}
+
+impl<'f> Scan<'f> {
+    fn new(file: &'f Path, len: usize) -> Self {
+        Scan {
+            file,
+            out: String::with_capacity(len),
+            todos: Vec::new(),
+            has_stubs: false,
+            solution_lines: Vec::new(),
+            reference_marker: None,
+        }
+    }
+
+    fn error(&self, line: usize, kind: MarkerErrorKind) -> MarkerError {
+        MarkerError {
+            file: self.file.to_path_buf(),
+            line,
+            kind,
+        }
+    }
+
+    /// Reads line number `line`, whose text is `raw`, in `state`; returns
+    /// the state after it.
+    fn line(&mut self, state: State, line: usize, raw: &str) -> Result<State, MarkerError> {
+        if matches!(state, State::TodoComment { .. }) && continues_text(raw) {
+            self.out.push_str(raw);
+            return Ok(state);
+        }
+        let kind = classify(raw).map_err(|kind| self.error(line, kind))?;
+        match state {
+            State::Code => self.in_code(line, raw, kind),
+            State::TodoComment {
+                number,
+                line: todo_line,
+            } => self.in_todo_comment(number, todo_line, line, raw, kind),
+            State::InBlock(open) => self.in_block(open, line, raw, kind),
+            State::Stubs(stubs) => self.in_stubs(stubs, line, raw, kind),
+        }
+    }
+
+    /// Outside any marker: code is copied, a TODO or a reference block
+    /// starts, and the other markers are misplaced.
+    fn in_code(&mut self, line: usize, raw: &str, kind: Line<'_>) -> Result<State, MarkerError> {
+        match kind {
+            Line::Code | Line::Comment => {
+                self.out.push_str(raw);
+                Ok(State::Code)
+            }
+            Line::Todo(number) => {
+                self.todos.push(Todo { number, line });
+                self.out.push_str(raw);
+                Ok(State::TodoComment { number, line })
+            }
+            Line::Begin(Block::Solution) => {
+                Err(self.error(line, MarkerErrorKind::BeginWithoutTodo))
+            }
+            Line::Begin(Block::Reference) => Ok(State::InBlock(OpenBlock {
+                block: Block::Reference,
+                line,
+                number: 0,
+                indent: String::new(),
+            })),
+            Line::End(block) => Err(self.error(line, MarkerErrorKind::EndWithoutBegin(block))),
+            Line::Stub(_) => Err(self.error(line, MarkerErrorKind::StubWithoutBlock)),
+            Line::ReferenceFile => {
+                self.reference_marker.get_or_insert(line);
+                Ok(State::Code)
+            }
+        }
+    }
+
+    /// In the comment of TODO `number` (at `todo_line`): more comment, or
+    /// its `// BEGIN SOLUTION`, and nothing else.
+    fn in_todo_comment(
+        &mut self,
+        number: u32,
+        todo_line: usize,
+        line: usize,
+        raw: &str,
+        kind: Line<'_>,
+    ) -> Result<State, MarkerError> {
+        match kind {
+            Line::Comment => {
+                self.out.push_str(raw);
+                Ok(State::TodoComment {
+                    number,
+                    line: todo_line,
+                })
+            }
+            Line::Begin(Block::Solution) => Ok(State::InBlock(OpenBlock {
+                block: Block::Solution,
+                line,
+                number,
+                indent: indentation(raw).to_owned(),
+            })),
+            _ => Err(self.error(
+                line,
+                MarkerErrorKind::TodoWithoutBegin { number, todo_line },
+            )),
+        }
+    }
+
+    /// Inside a block: its lines are dropped until its `END`; no other
+    /// marker but `// REFERENCE FILE` may be there.
+    fn in_block(
+        &mut self,
+        open: OpenBlock,
+        line: usize,
+        raw: &str,
+        kind: Line<'_>,
+    ) -> Result<State, MarkerError> {
+        let open_line = open.line;
+        match kind {
+            Line::Code | Line::Comment => Ok(State::InBlock(open)),
+            Line::End(end) if end == open.block => Ok(self.close(open, line, raw)),
+            Line::End(end) => Err(self.error(
+                line,
+                MarkerErrorKind::MismatchedEnd {
+                    open: open.block,
+                    open_line,
+                    end,
+                },
+            )),
+            Line::Begin(inner) => {
+                Err(self.error(line, MarkerErrorKind::Nested { open_line, inner }))
+            }
+            Line::Todo(number) => {
+                Err(self.error(line, MarkerErrorKind::TodoInsideBlock { number, open_line }))
+            }
+            Line::Stub(_) => Err(self.error(line, MarkerErrorKind::StubInsideBlock { open_line })),
+            Line::ReferenceFile => {
+                self.reference_marker.get_or_insert(line);
+                Ok(State::InBlock(open))
+            }
+        }
+    }
+
+    /// The `END` at `line`, whose text is `raw`, closes `open`: a solution
+    /// block's stubs follow.
+    fn close(&mut self, open: OpenBlock, line: usize, raw: &str) -> State {
+        match open.block {
+            Block::Solution => {
+                self.has_stubs = true;
+                self.solution_lines.push(open.line + 1..line);
+                State::Stubs(Stubs {
+                    number: open.number,
+                    indent: open.indent,
+                    eol: line_ending(raw),
+                    lines: Vec::new(),
+                })
+            }
+            Block::Reference => State::Code,
+        }
+    }
+
+    /// Right after a solution block: stubs extend it; anything else ends
+    /// it, and is read as code.
+    fn in_stubs(
+        &mut self,
+        mut stubs: Stubs,
+        line: usize,
+        raw: &str,
+        kind: Line<'_>,
+    ) -> Result<State, MarkerError> {
+        if let Line::Stub(code) = kind {
+            stubs.add(code, raw);
+            return Ok(State::Stubs(stubs));
+        }
+        stubs.write_to(&mut self.out);
+        self.in_code(line, raw, kind)
+    }
+
+    /// The end of the file: no block or TODO may be left open, and a
+    /// reference-only file has no TODO.
+    fn finish(mut self, state: State) -> Result<Processed, MarkerError> {
+        match state {
+            State::Code => {}
+            State::Stubs(stubs) => stubs.write_to(&mut self.out),
+            State::TodoComment { number, line } => {
+                return Err(self.error(
+                    line,
+                    MarkerErrorKind::TodoWithoutBegin {
+                        number,
+                        todo_line: line,
+                    },
+                ));
+            }
+            State::InBlock(open) => {
+                return Err(self.error(open.line, MarkerErrorKind::Unclosed(open.block)));
+            }
+        }
+        if let (Some(marker_line), Some(todo)) = (self.reference_marker, self.todos.first()) {
+            return Err(self.error(
+                todo.line,
+                MarkerErrorKind::TodoInReferenceFile {
+                    number: todo.number,
+                    marker_line,
+                },
+            ));
+        }
+        Ok(Processed {
+            text: self.out,
+            todos: self.todos,
+            has_stubs: self.has_stubs,
+            solution_lines: self.solution_lines,
+            reference_only: self.reference_marker.is_some(),
+        })
     }
 }
 
