@@ -3,8 +3,8 @@
 //! an entry here and writing its function.
 
 use crate::checks::{client, server};
+use crate::context::{CheckContext, Outcome};
 use crate::model::Part;
-use crate::session::{Outcome, Session};
 
 /// One check.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub enum Run {
     /// the submission's crate; the check passes when all of them pass.
     WrapperTests(&'static [&'static str]),
     /// A function that drives the submission's server or client.
-    Live(fn(&Session) -> Outcome),
+    Live(fn(&CheckContext) -> Outcome),
 }
 
 /// All checks, in the order they are reported.

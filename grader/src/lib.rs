@@ -22,14 +22,29 @@ pub mod batch;
 pub mod bench;
 pub mod catalog;
 pub mod checks;
+pub mod context;
+pub mod launch;
 pub mod model;
-pub mod procfs;
 pub mod pty;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
-pub mod session;
 pub mod soak;
-pub mod stream;
 pub mod submission;
 pub mod tool;
+
+pub use harness::procfs;
+
+/// Old paths, while the bench and the command line move to the new ones.
+#[doc(hidden)]
+pub mod stream {
+    pub use harness::Inbox as Stream;
+    pub use harness::show::{show, show_against, show_block, where_they_differ};
+}
+
+/// Old paths, while the bench and the command line move to the new ones.
+#[doc(hidden)]
+pub mod session {
+    pub use crate::context::{CheckContext, Config, Outcome};
+    pub use crate::launch::{expect_built, submission_env};
+}

@@ -36,63 +36,9 @@ impl fmt::Display for Part {
     }
 }
 
-/// What went wrong in a failed check, for a student to act on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Failure {
-    /// One sentence: which behaviour failed.
-    pub summary: String,
-    /// What the check waited for, if it was waiting for something.
-    pub expected: Option<String>,
-    /// What it saw instead.
-    pub seen: Option<String>,
-    /// The steps taken up to the failure, in order ("A sends \"hello\\n\"").
-    pub steps: Vec<String>,
-    /// What each participant received or printed, capped: (name, text).
-    pub transcripts: Vec<(String, String)>,
-}
-
-/// How the summary of a failure in a check's set-up begins.
-const NOT_CHECKED: &str = "not checked: ";
-
-impl Failure {
-    /// A failure with just a summary.
-    pub fn new(summary: impl Into<String>) -> Self {
-        Failure {
-            summary: summary.into(),
-            ..Failure::default()
-        }
-    }
-
-    /// This failure, as one of a check's set-up: the behaviour the check is
-    /// about was never reached, so the report says it was not checked, and
-    /// which check to fix first.
-    pub fn not_checked(self, fix_first: &str) -> Self {
-        if self.is_not_checked() {
-            return self;
-        }
-        Failure {
-            summary: format!(
-                "{NOT_CHECKED}the submission did not get this far ({}); fix {fix_first} first",
-                self.summary
-            ),
-            ..self
-        }
-    }
-
-    /// This failure, its summary led by `context`: what the check had done
-    /// when it happened.
-    pub fn after(self, context: impl std::fmt::Display) -> Self {
-        Failure {
-            summary: format!("{context}: {}", self.summary),
-            ..self
-        }
-    }
-
-    /// Whether this failure is one of a check's set-up.
-    pub fn is_not_checked(&self) -> bool {
-        self.summary.starts_with(NOT_CHECKED)
-    }
-}
+/// What went wrong in a failed check: the harness's, shared with the
+/// lab's own tests.
+pub use harness::Failure;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]

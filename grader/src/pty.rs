@@ -14,7 +14,7 @@
 //! for a person typing: the client reads one line at a time, and Ctrl-D ends
 //! the input.
 //!
-//! A [`Stream`] reads the screen and wakes a waiting check as soon as bytes
+//! A [`Inbox`] reads the screen and wakes a waiting check as soon as bytes
 //! arrive; a [`Feeder`] types, with a deadline.
 
 use std::ffi::CStr;
@@ -28,23 +28,25 @@ use std::process::{Command, Stdio};
 
 use crate::model::Failure;
 use crate::sandbox::{Contained, Group, Limits};
-use crate::session::{Feeder, Outcome, Session};
-use crate::stream::{Stream, show};
+use harness::process::Feeder;
+
+use crate::context::{CheckContext, Outcome};
+use harness::{Inbox, show};
 
 #[derive(Debug)]
 pub struct Terminal<'s> {
-    session: &'s Session,
+    session: &'s CheckContext,
     name: String,
     process: Contained,
     keyboard: Feeder,
     /// What the program wrote to its terminal.
-    pub screen: Stream,
+    pub screen: Inbox,
 }
 
 impl<'s> Terminal<'s> {
     /// Starts `program args...` on a new terminal, contained with `limits`.
     pub fn start(
-        session: &'s Session,
+        session: &'s CheckContext,
         program: &Path,
         args: &[String],
         name: &str,
@@ -58,7 +60,7 @@ impl<'s> Terminal<'s> {
         };
         let (master, slave) = open_terminal().map_err(fail)?;
         let mut command = Command::new(program);
-        crate::session::submission_env(&mut command);
+        crate::launch::submission_env(&mut command);
         command
             .args(args)
             .stdin(Stdio::from(slave.try_clone().map_err(fail)?))
@@ -78,8 +80,8 @@ impl<'s> Terminal<'s> {
             });
         }
         let mut process =
-            Contained::spawn_as(&mut command, limits, Group::SessionLeader).map_err(fail)?;
-        crate::session::audit_process(session, &mut process, command.get_program(), name)?;
+            Contained::spawn_as(&mut command, limits, Group::CheckContextLeader).map_err(fail)?;
+        crate::launch::audit_process(session, &mut process, command.get_program(), name)?;
         let keyboard = Feeder::spawn(master.try_clone().map_err(fail)?);
         let screen = session.watch(format!("{name}'s terminal"), master);
         session.step(format!("start {name} on a terminal: {shown}"));
@@ -140,7 +142,7 @@ impl<'s> Terminal<'s> {
     /// `code`.
     pub fn expect_exit(&mut self, code: i32) -> Outcome {
         let status = self.process.wait_exit(self.session.until());
-        crate::session::expect_exit_status(&self.name, status, code)
+        harness::process::expect_exit_status(&self.name, status, code)
     }
 }
 

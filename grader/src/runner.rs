@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::{Check, Run};
 use crate::checks::wrapper::{self, Outcomes, TestOutcome};
+use crate::context::{CheckContext, Config};
 use crate::model::{CheckResult, Failure};
-use crate::session::{Config, Session};
 
 /// What to run.
 #[derive(Debug)]
@@ -125,10 +125,10 @@ fn wrapper_failure(tests: &[&str], outcomes: &Result<Outcomes, Failure>) -> Opti
 /// Runs one live check; `None` when it passed.
 fn live_failure(
     check: &Check,
-    function: fn(&Session) -> crate::session::Outcome,
+    function: fn(&CheckContext) -> crate::context::Outcome,
     config: &Arc<Config>,
 ) -> Option<Failure> {
-    let session = Session::new(Arc::clone(config));
+    let session = CheckContext::new(Arc::clone(config));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| function(&session)));
     // The check's processes are gone now: if one of them ran something
     // else than the submission's executable, nothing it did counts.

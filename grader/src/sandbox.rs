@@ -76,7 +76,7 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
     Own,
-    SessionLeader,
+    CheckContextLeader,
 }
 
 /// The user the submission's processes run as, when the grader runs as root.
@@ -415,7 +415,7 @@ pub fn check_exe(pid: u32, expected: FileId, started_as: &Path) -> Result<(), St
             |err| format!("another executable (its path cannot be read: {err})"),
             |path| path.display().to_string(),
         )),
-        Err(err) if err.kind() == io::ErrorKind::NotFound || crate::procfs::has_exited(pid) => {
+        Err(err) if err.kind() == io::ErrorKind::NotFound || harness::procfs::has_exited(pid) => {
             match fs::read_to_string(format!("/proc/{pid}/comm")) {
                 Ok(comm) if comm.trim_end_matches('\n') != process_name(started_as) => Err(
                     format!("a program called {} (it has exited since)", comm.trim_end()),
@@ -501,25 +501,7 @@ impl Contained {
     /// exited: then whatever peers send waits in its sockets, all of it
     /// ready at once when it goes on (`resume`).
     pub fn stop(&self) -> io::Result<()> {
-        self.signal(libc::SIGSTOP);
-        // SAFETY: siginfo_t is plain data, for which all zeros is valid.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `info` is a valid siginfo_t that lives across the call.
-        // WNOWAIT leaves the state to be collected later (the exit status
-        // stays for `wait`); a process that cannot be stopped has exited,
-        // which WEXITED reports, so the wait is bounded.
-        let ret = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                self.child.id(),
-                &mut info,
-                libc::WSTOPPED | libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if ret == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        harness::process::stop(self.child.id())
     }
 
     /// Lets a process stopped by `stop` go on.
@@ -542,7 +524,7 @@ impl Contained {
 /// Reaps `child` if it has exited, checking first what it last ran (a
 /// reaped process leaves nothing to check).
 fn reap(child: &mut Child, audit: &mut Option<Audit>) -> Option<ExitStatus> {
-    if audit.is_some() && crate::procfs::has_exited(child.id()) {
+    if audit.is_some() && harness::procfs::has_exited(child.id()) {
         run_audit(child.id(), audit);
     }
     child.try_wait().ok().flatten()

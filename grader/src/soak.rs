@@ -22,9 +22,12 @@ use std::time::{Duration, Instant};
 use chat::framing::LineBuffer;
 
 use crate::model::Failure;
-use crate::procfs;
-use crate::session::{Config, Outcome, Peer, PeerOptions, Server, Session};
-use crate::stream::show;
+use harness::procfs;
+use harness::{Peer, PeerOptions};
+
+use crate::context::{CheckContext, Config, Outcome};
+use crate::launch::Server;
+use harness::show::show;
 
 /// The most memory a server may hold at its peak in any case: the 1 MiB
 /// limit per slow client, buffers, the program itself.
@@ -42,7 +45,7 @@ pub struct Case {
     pub description: &'static str,
     /// A smaller file-descriptor limit for the server, if the case needs one.
     fd_limit: Option<u64>,
-    run: fn(&Session, &mut Figures) -> Outcome,
+    run: fn(&CheckContext, &mut Figures) -> Outcome,
 }
 
 /// What a case measured, in the order measured: (name, value).
@@ -122,7 +125,7 @@ pub fn run(config: Config, only: &[String], progress: &dyn Fn(&CaseResult)) -> V
         if let Some(limit) = case.fd_limit {
             case_config.limits.open_files = limit;
         }
-        let session = Session::new(Arc::new(case_config));
+        let session = CheckContext::new(Arc::new(case_config));
         let mut figures = Figures::new();
         let started = Instant::now();
         let failure = (case.run)(&session, &mut figures)
@@ -259,7 +262,7 @@ fn relay_checked(
 /// The server's descriptor limit in the `fd-flood` case.
 const FLOOD_FD_LIMIT: u64 = 256;
 
-fn fd_flood(s: &Session, figures: &mut Figures) -> Outcome {
+fn fd_flood(s: &CheckContext, figures: &mut Figures) -> Outcome {
     let mut server = s.server()?;
     let pid = server.pid();
     let mut chat = s.peers(server.port, 2)?;
@@ -321,7 +324,7 @@ fn fd_flood(s: &Session, figures: &mut Figures) -> Outcome {
     finish(&mut server, figures)
 }
 
-fn long_lines(s: &Session, figures: &mut Figures) -> Outcome {
+fn long_lines(s: &CheckContext, figures: &mut Figures) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 2)?;
     let (a, b) = chat.split_at_mut(1);
@@ -359,7 +362,7 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn binary(s: &Session, figures: &mut Figures) -> Outcome {
+fn binary(s: &CheckContext, figures: &mut Figures) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 4)?;
     let observer = chat.remove(0);
@@ -377,7 +380,7 @@ fn binary(s: &Session, figures: &mut Figures) -> Outcome {
     finish(&mut server, figures)
 }
 
-fn resets(s: &Session, figures: &mut Figures) -> Outcome {
+fn resets(s: &CheckContext, figures: &mut Figures) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 2)?;
     // 50 peers write half a line, then reset.
@@ -423,7 +426,7 @@ fn resets(s: &Session, figures: &mut Figures) -> Outcome {
     finish(&mut server, figures)
 }
 
-fn churn(s: &Session, figures: &mut Figures) -> Outcome {
+fn churn(s: &CheckContext, figures: &mut Figures) -> Outcome {
     const VISITS: usize = 10_000;
     let mut server = s.server()?;
     let watcher = s.peer(server.port)?;
@@ -471,7 +474,7 @@ fn churn(s: &Session, figures: &mut Figures) -> Outcome {
     finish(&mut server, figures)
 }
 
-fn slowloris(s: &Session, figures: &mut Figures) -> Outcome {
+fn slowloris(s: &CheckContext, figures: &mut Figures) -> Outcome {
     const PEERS: usize = 100;
     const SECONDS: usize = 5;
     let mut server = s.server()?;
@@ -533,7 +536,7 @@ fn slowloris(s: &Session, figures: &mut Figures) -> Outcome {
     finish(&mut server, figures)
 }
 
-fn slow_consumer(s: &Session, figures: &mut Figures) -> Outcome {
+fn slow_consumer(s: &CheckContext, figures: &mut Figures) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 3)?;
     let slow = s.peer_with(

@@ -7,12 +7,17 @@ use std::io::{self, Seek, Write};
 use std::os::fd::FromRawFd;
 use std::process::{Command, Stdio};
 
-use crate::checks::server::{IDLE_CPU_MS, IDLE_WINDOW};
 use crate::model::Failure;
-use crate::procfs;
 use crate::pty::Terminal;
-use crate::session::{FakeServer, Outcome, Peer, Server, Session, closed_port, expect_exit_status};
-use crate::stream::show;
+use harness::net::closed_port;
+use harness::process::expect_exit_status;
+use harness::procfs;
+use harness::procfs::{IDLE_CPU_MS, IDLE_WINDOW};
+use harness::{FakeServer, Peer};
+
+use crate::context::{CheckContext, Outcome};
+use crate::launch::Server;
+use harness::show::show;
 
 /// The reference server, a raw peer A in it, and the submission's client on
 /// a terminal, whose tag A learned from its join notice.
@@ -23,7 +28,7 @@ struct Chat<'s> {
     tag: String,
 }
 
-fn chat(s: &Session) -> Result<Chat<'_>, Failure> {
+fn chat(s: &CheckContext) -> Result<Chat<'_>, Failure> {
     let server = s.reference_server()?;
     let a = s.peer(server.port)?;
     let client = client_on_terminal(s, server.port)?;
@@ -45,7 +50,7 @@ fn not_checked(failure: Failure) -> Failure {
 
 /// [`chat`], then a line from A that the client prints: from then on, the
 /// client is in its event loop.
-fn chat_in_loop(s: &Session) -> Result<Chat<'_>, Failure> {
+fn chat_in_loop(s: &CheckContext) -> Result<Chat<'_>, Failure> {
     let set_up = || -> Result<Chat<'_>, Failure> {
         let mut chat = chat(s)?;
         chat.a.send("ready?\n")?;
@@ -56,14 +61,14 @@ fn chat_in_loop(s: &Session) -> Result<Chat<'_>, Failure> {
     set_up().map_err(not_checked)
 }
 
-fn client_exe(s: &Session) -> Result<std::path::PathBuf, Failure> {
+fn client_exe(s: &CheckContext) -> Result<std::path::PathBuf, Failure> {
     s.config()
         .client
         .clone()
         .ok_or_else(|| s.fail("no client to test"))
 }
 
-fn client_on_terminal(s: &Session, port: u16) -> Result<Terminal<'_>, Failure> {
+fn client_on_terminal(s: &CheckContext, port: u16) -> Result<Terminal<'_>, Failure> {
     let args = ["127.0.0.1".to_owned(), port.to_string()];
     Terminal::start(s, &client_exe(s)?, &args, "the client", s.config().limits)
 }
@@ -106,7 +111,7 @@ fn proc_error(err: std::io::Error) -> Failure {
     Failure::new(format!("could not inspect the client in /proc: {err}"))
 }
 
-pub fn receive(s: &Session) -> Outcome {
+pub fn receive(s: &CheckContext) -> Outcome {
     let mut chat = chat(s)?;
     // Nothing is typed: a client blocked reading its terminal prints nothing.
     chat.a.send("are you there?\n")?;
@@ -128,7 +133,7 @@ pub fn receive(s: &Session) -> Outcome {
         })
 }
 
-pub fn send(s: &Session) -> Outcome {
+pub fn send(s: &CheckContext) -> Outcome {
     let mut chat = chat(s).map_err(not_checked)?;
     chat.client.type_line("hello from the client")?;
     chat.a_expects("hello from the client")?;
@@ -136,7 +141,7 @@ pub fn send(s: &Session) -> Outcome {
     chat.a_expects("and again")
 }
 
-pub fn paste(s: &Session) -> Outcome {
+pub fn paste(s: &CheckContext) -> Outcome {
     let mut chat = chat(s).map_err(not_checked)?;
     let paste: String = (0..200).map(|i| format!("pasted line {i:03}\n")).collect();
     s.step("paste 200 lines into the client's terminal at once");
@@ -147,7 +152,7 @@ pub fn paste(s: &Session) -> Outcome {
     Ok(())
 }
 
-pub fn exit(s: &Session) -> Outcome {
+pub fn exit(s: &CheckContext) -> Outcome {
     let mut chat = chat(s).map_err(not_checked)?;
     // All in one go, so the lines after `exit` are waiting when it comes.
     s.step("type \"before\\nexit\\nafter\\n\" into the client's terminal at once");
@@ -159,7 +164,7 @@ pub fn exit(s: &Session) -> Outcome {
     chat.client.expect_exit(0)
 }
 
-pub fn eof(s: &Session) -> Outcome {
+pub fn eof(s: &CheckContext) -> Outcome {
     let mut chat = chat(s).map_err(not_checked)?;
     chat.client.type_line("last line")?;
     chat.a_expects("last line")?;
@@ -168,10 +173,10 @@ pub fn eof(s: &Session) -> Outcome {
     chat.client.expect_exit(0)
 }
 
-pub fn server_close(s: &Session) -> Outcome {
-    let fake = FakeServer::start(s)?;
+pub fn server_close(s: &CheckContext) -> Outcome {
+    let fake = FakeServer::start()?;
     let mut client = client_on_terminal(s, fake.port())?;
-    let mut server_side = fake.accept(s, "S", &running(client.pid()))?;
+    let mut server_side = fake.accept(s.harness(), "S", &running(client.pid()))?;
     server_side.send("[127.0.0.1:1] goodbye\n")?;
     client.expect_chat_line("[127.0.0.1:1] goodbye")?;
     server_side.close();
@@ -179,10 +184,10 @@ pub fn server_close(s: &Session) -> Outcome {
     client.expect_exit(0)
 }
 
-pub fn raw_bytes(s: &Session) -> Outcome {
-    let fake = FakeServer::start(s)?;
+pub fn raw_bytes(s: &CheckContext) -> Outcome {
+    let fake = FakeServer::start()?;
     let client = client_on_terminal(s, fake.port())?;
-    let mut server_side = fake.accept(s, "S", &running(client.pid()))?;
+    let mut server_side = fake.accept(s.harness(), "S", &running(client.pid()))?;
     // No newline: a client that waits for one before printing fails here.
     server_side.send("no newline yet")?;
     client
@@ -193,7 +198,7 @@ pub fn raw_bytes(s: &Session) -> Outcome {
     client.screen.expect_bytes_somewhere(odd, s.until())
 }
 
-pub fn one_thread(s: &Session) -> Outcome {
+pub fn one_thread(s: &CheckContext) -> Outcome {
     let chat = chat_in_loop(s)?;
     let pid = chat.client.pid();
     let threads = procfs::threads(pid).map_err(proc_error)?;
@@ -223,7 +228,7 @@ pub fn one_thread(s: &Session) -> Outcome {
     Ok(())
 }
 
-pub fn idle_cpu(s: &Session) -> Outcome {
+pub fn idle_cpu(s: &CheckContext) -> Outcome {
     let chat = chat_in_loop(s)?;
     s.step(format!(
         "measure for {IDLE_WINDOW:?}, while nothing happens, how long the client runs or waits to run"
@@ -242,7 +247,7 @@ pub fn idle_cpu(s: &Session) -> Outcome {
     Ok(())
 }
 
-pub fn refused(s: &Session) -> Outcome {
+pub fn refused(s: &CheckContext) -> Outcome {
     let closed = closed_port().map_err(|err| s.fail(format!("find a closed port: {err}")))?;
     let port = closed.port;
     let mut command = Command::new(client_exe(s)?);
@@ -265,7 +270,7 @@ pub fn refused(s: &Session) -> Outcome {
     Ok(())
 }
 
-pub fn pipe(s: &Session) -> Outcome {
+pub fn pipe(s: &CheckContext) -> Outcome {
     let server = s.reference_server()?;
     let mut a = s.peer(server.port)?;
     let mut command = Command::new(client_exe(s)?);
@@ -295,7 +300,7 @@ pub fn pipe(s: &Session) -> Outcome {
     expect_exit_status("the client", status, 0)
 }
 
-pub fn file_input(s: &Session) -> Outcome {
+pub fn file_input(s: &CheckContext) -> Outcome {
     let server = s.reference_server()?;
     let a = s.peer(server.port)?;
     let input = regular_file(b"from a file\nits second line\n")

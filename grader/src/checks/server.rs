@@ -1,40 +1,30 @@
 //! The server checks (protocol.md, "Server"): the submission's server
 //! against raw TCP peers, and reference clients on terminals.
 //!
-//! An absence ("the sender does not get its own line back") is proven with a
-//! barrier: something sent *later* arrives first.
+//! Most checks run one of the protocol's rules from [`harness::rules`],
+//! which the lab's own tests run too, against the submission's server; the
+//! rest need what only the grader has (the reference client, the exit
+//! status of a contained process).
 
-use std::net::Ipv4Addr;
-use std::time::Duration;
+use harness::Failure;
+use harness::rules;
+use harness::show::show;
 
-use crate::model::Failure;
-use crate::procfs;
+use crate::context::{CheckContext, Outcome};
 use crate::pty::Terminal;
 use crate::sandbox::Limits;
-use crate::session::{Outcome, Peer, PeerOptions, Peers, Server, Session};
-use crate::stream::{show, show_against};
 
-/// How long the idle-CPU measurements watch a process.
-pub const IDLE_WINDOW: Duration = Duration::from_millis(500);
-
-/// The most CPU a process may use in IDLE_WINDOW and count as idle. A
-/// process that polls or spins uses far more, even on a loaded machine.
-pub const IDLE_CPU_MS: u64 = 60;
-
-/// `size` bytes of printable text that change along the way, so that a piece
-/// cut in the wrong place shows.
-fn text(size: usize) -> Vec<u8> {
-    (0..size)
-        .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36])
-        .collect()
+/// Runs `rule` against the submission's server, started with the run's
+/// limits.
+fn against_server(
+    s: &CheckContext,
+    rule: fn(&harness::Context, &dyn rules::UnderTest) -> Outcome,
+) -> Outcome {
+    let server = s.server()?;
+    rule(s.harness(), &server)
 }
 
-/// Wraps a `/proc` read error as a failure.
-fn proc_error(err: std::io::Error) -> Failure {
-    Failure::new(format!("could not inspect the server in /proc: {err}"))
-}
-
-pub fn ready(s: &Session) -> Outcome {
+pub fn ready(s: &CheckContext) -> Outcome {
     // The line is printed once the server listens: a client can connect at
     // once, without retrying. (Serving it is what the other checks test.)
     let server = s.server()?;
@@ -42,788 +32,105 @@ pub fn ready(s: &Session) -> Outcome {
     Ok(())
 }
 
-pub fn join(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut a = s.peer(server.port)?;
-    let b = s.peer(server.port)?;
-    a.expect_join(&b)?;
-    let c = s.peer(server.port)?;
-    a.expect_join(&c)?;
-    // B's first line is about C: it was told nothing about itself.
-    b.expect_join(&c)?;
-    // Barrier: C's first line is A's, sent after C joined: C was not told
-    // about itself either.
-    a.send("hello\n")?;
-    c.expect_from(&a, "hello")
+pub fn join(s: &CheckContext) -> Outcome {
+    against_server(s, rules::join)
 }
 
-pub fn broadcast(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.set_up_peers(server.port, 3)?;
-    peers[0].send("hello, world\n")?;
-    peers[1].expect_from(&peers[0], "hello, world")?;
-    peers[2].expect_from(&peers[0], "hello, world")?;
-    // Barrier: the sender's next line is B's reply, sent after B got the
-    // line: the server did not send the sender its own line.
-    peers[1].send("reply\n")?;
-    peers[0].expect_from(&peers[1], "reply")?;
-    peers[2].expect_from(&peers[1], "reply")
+pub fn broadcast(s: &CheckContext) -> Outcome {
+    against_server(s, rules::broadcast)
 }
 
-pub fn tag(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let observer = s.peer(server.port)?;
-    let mut from_two = s.peer_with(
-        server.port,
-        PeerOptions {
-            from: Ipv4Addr::new(127, 0, 0, 2),
-            ..PeerOptions::default()
-        },
-    )?;
-    from_two.send("from another address\n")?;
-    observer.expect_after_notices(&format!("{} from another address", from_two.tag))
+pub fn tag(s: &CheckContext) -> Outcome {
+    against_server(s, rules::tag)
 }
 
-pub fn empty_and_cr(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 2)?;
-    peers[0].send("\nwindows\r\n\r\nmid\rline\n")?;
-    for text in ["", "windows", "", "mid\rline"] {
-        peers[1].expect_from(&peers[0], text)?;
-    }
-    Ok(())
+pub fn empty_and_cr(s: &CheckContext) -> Outcome {
+    against_server(s, rules::empty_and_cr)
 }
 
-pub fn leave(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 3)?;
-    let leaver = peers.remove(2);
-    let tag = leaver.tag.clone();
-    leaver.close();
-    peers[0].expect_line(format!("{tag} (disconnected)"))?;
-    peers[1].expect_line(format!("{tag} (disconnected)"))
+pub fn leave(s: &CheckContext) -> Outcome {
+    against_server(s, rules::leave)
 }
 
-pub fn split(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 3)?;
-    // Between the parts, a line from C goes through the server: by then it
-    // has read the first part (on loopback, a write is in the receiver's
-    // buffer when it returns) and must hold it.
-    peers[0].send("hel")?;
-    peers[2].send("between 1\n")?;
-    peers[1].expect_from(&peers[2], "between 1")?;
-    peers[0].send("lo, wor")?;
-    peers[2].send("between 2\n")?;
-    peers[1].expect_from(&peers[2], "between 2")?;
-    peers[0].send("ld\n")?;
-    peers[1].expect_from(&peers[0], "hello, world")
+pub fn split(s: &CheckContext) -> Outcome {
+    against_server(s, rules::split)
 }
 
-pub fn merged(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 2)?;
-    peers[0].send("one\ntwo\nthree\nfo")?;
-    peers[0].send("ur\n")?;
-    for word in ["one", "two", "three", "four"] {
-        peers[1].expect_from(&peers[0], word)?;
-    }
-    Ok(())
+pub fn merged(s: &CheckContext) -> Outcome {
+    against_server(s, rules::merged)
 }
 
-pub fn long_line(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 2)?;
-    let prefix = format!("{} ", peers[0].tag).into_bytes();
-    let long = text(10_000);
-    s.step("A sends a line of 10000 bytes");
-    peers[0].send_quietly(&[&long[..], b"\n"].concat())?;
-    for piece in [&long[..4096], &long[4096..8192], &long[8192..]] {
-        peers[1].expect_line([&prefix[..], piece].concat())?;
-    }
-    let exact = text(4096);
-    s.step("A sends a line of exactly 4096 bytes");
-    peers[0].send_quietly(&[&exact[..], b"\n"].concat())?;
-    peers[1].expect_line([&prefix[..], &exact[..]].concat())?;
-    let over = text(4097);
-    s.step("A sends a line of 4097 bytes");
-    peers[0].send_quietly(&[&over[..], b"\n"].concat())?;
-    peers[1].expect_line([&prefix[..], &over[..4096]].concat())?;
-    peers[1].expect_line([&prefix[..], &over[4096..]].concat())
+pub fn long_line(s: &CheckContext) -> Outcome {
+    against_server(s, rules::long_line)
 }
 
-pub fn partial_leave(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 2)?;
-    let mut leaver = peers.remove(1);
-    // While the server is stopped, B's last bytes and its end arrive
-    // together: one readiness for both. Level-triggered, the server is told
-    // again after its read; edge-triggered with one read per event, never.
-    s.step("stop the server (SIGSTOP)");
-    server
-        .process
-        .stop()
-        .map_err(|err| s.fail(format!("could not stop the server: {err}")))?;
-    leaver.send("one\nlast words\r")?;
-    let tag = leaver.tag.clone();
-    leaver.close();
-    s.step("let the server go on (SIGCONT)");
-    server.process.resume();
-    peers[0].expect_line(format!("{tag} one"))?;
-    peers[0].expect_line(format!("{tag} last words"))?;
-    peers[0].expect_line(format!("{tag} (disconnected)"))
+pub fn partial_leave(s: &CheckContext) -> Outcome {
+    against_server(s, rules::partial_leave)
 }
 
-pub fn reset(s: &Session) -> Outcome {
-    let mut server = s.server()?;
-    let mut peers = s.peers(server.port, 4)?;
-    // D never reads: the server has bytes queued for it when it resets, so
-    // writing them fails (EPIPE or ECONNRESET), which must not raise SIGPIPE.
-    // 3 MiB exceed what the kernel buffers for D, and stay below the 1 MiB
-    // limit beyond that (if the kernel buffers less, D is dropped as slow
-    // before its reset, which the check accepts).
-    s.step("D reads nothing while A sends 3 MiB, keeping at most 256 KiB ahead of B");
-    let mut paced = Paced::default();
-    let stuck_tag = peers[3].tag.clone();
-    let (sender, reader) = peers.split_at_mut(1);
-    send_paced(
-        &mut sender[0],
-        &reader[0],
-        3 * 1024,
-        &stuck_tag,
-        false,
-        &mut paced,
-    )?;
-    let stuck_gone = paced.saw_leave;
-    let stuck = peers.remove(3);
-    let stuck_tag = stuck.tag.clone();
-    stuck.reset();
-    if !stuck_gone {
-        peers[1].expect_line(format!("{stuck_tag} (disconnected)"))?;
-    }
-    // C resets too, with nothing queued. (B, which sent nothing, reads the
-    // notices: what a sender itself receives is other checks' business.)
-    let resetter = peers.remove(2);
-    let tag = resetter.tag.clone();
-    resetter.reset();
-    peers[1].expect_line(format!("{tag} (disconnected)"))?;
-    peers[0].send("still here\n")?;
-    peers[1].expect_from(&peers[0], "still here")?;
-    if let Some(status) = server.process.try_status() {
-        return Err(s.fail(format!("the server exited ({status}) after a peer reset")));
-    }
-    Ok(())
+pub fn reset(s: &CheckContext) -> Outcome {
+    against_server(s, rules::reset)
 }
 
-pub fn fifty(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 50)?;
-    s.step("each peer sends one line, `hello from NAME`");
-    for peer in peers.iter_mut() {
-        let line = format!("hello from {}\n", peer.name);
-        peer.send_quietly(line.as_bytes())?;
-    }
-    for peer in &peers {
-        let mut heard = Vec::with_capacity(49);
-        for _ in 0..49 {
-            heard.push(String::from_utf8_lossy(&peer.next_line()?).into_owned());
-        }
-        let expected: Vec<String> = peers
-            .iter()
-            .filter(|other| other.name != peer.name)
-            .map(|other| format!("{} hello from {}", other.tag, other.name))
-            .collect();
-        let missing: Vec<&String> = expected.iter().filter(|l| !heard.contains(l)).collect();
-        let unexpected: Vec<&String> = heard.iter().filter(|l| !expected.contains(l)).collect();
-        if !missing.is_empty() || !unexpected.is_empty() {
-            return Err(Failure {
-                summary: format!(
-                    "{} did not get exactly one line from each other peer",
-                    peer.name
-                ),
-                expected: Some(format!(
-                    "49 lines, one from each other peer; missing: {missing:?}"
-                )),
-                seen: Some(format!(
-                    "{} lines, of which not expected: {unexpected:?}",
-                    heard.len()
-                )),
-                ..Failure::default()
-            });
-        }
-    }
-    Ok(())
+pub fn fifty(s: &CheckContext) -> Outcome {
+    against_server(s, rules::fifty)
 }
 
-/// More clients with a line ready at once than any reasonable event array
-/// holds (the reference's holds 256): `epoll_wait` fills the array, and the
-/// rest are reported by the next call.
-const BURST: usize = 300;
-
-pub fn burst(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let observer = s.peer(server.port)?;
-    s.step(format!(
-        "{BURST} more peers Q1 ... Q{BURST} connect, reading nothing; A waits for Q{BURST}'s \"hello\""
-    ));
-    let mut crowd = Vec::with_capacity(BURST);
-    for i in 1..=BURST {
-        crowd.push(s.peer_named(
-            server.port,
-            &format!("Q{i}"),
-            PeerOptions {
-                reads: false,
-                quiet: true,
-                ..PeerOptions::default()
-            },
-        )?);
-    }
-    // Barrier: connections are accepted in the order they came, so once
-    // the last one's line went through, every one of them is in the chat.
-    let last = crowd.last_mut().expect("BURST > 0");
-    last.send_quietly(b"hello\n")?;
-    observer.expect_after_notices(&format!("{} hello", last.tag))?;
-    s.step("stop the server (SIGSTOP): what the peers send now waits, all of it ready at once");
-    server
-        .process
-        .stop()
-        .map_err(|err| s.fail(format!("could not stop the server: {err}")))?;
-    s.step(format!(
-        "each of Q1 ... Q{BURST} sends one line, `burst from NAME`"
-    ));
-    for peer in &mut crowd {
-        let line = format!("burst from {}\n", peer.name);
-        peer.send_quietly(line.as_bytes())?;
-    }
-    s.step("let the server go on (SIGCONT)");
-    server.process.resume();
-    let mut expected: Vec<String> = crowd
-        .iter()
-        .map(|peer| format!("{} burst from {}", peer.tag, peer.name))
-        .collect();
-    for received in 0..BURST {
-        let line = observer.next_line().map_err(|failure| {
-            failure.after(format!(
-                "after {received} of the {BURST} lines that were ready at once"
-            ))
-        })?;
-        let line = String::from_utf8_lossy(&line).into_owned();
-        match expected.iter().position(|l| *l == line) {
-            Some(at) => {
-                expected.swap_remove(at);
-            }
-            None => {
-                return Err(Failure {
-                    summary: format!(
-                        "A received a line it should not have, after {received} of the {BURST} lines"
-                    ),
-                    expected: Some(format!(
-                        "one line `burst from NAME` from each of Q1 ... Q{BURST}"
-                    )),
-                    seen: Some(show(line.as_bytes())),
-                    ..Failure::default()
-                });
-            }
-        }
-    }
-    Ok(())
+pub fn burst(s: &CheckContext) -> Outcome {
+    against_server(s, rules::burst)
 }
 
-/// How far (in lines of 1 KiB) a sender may get ahead of a reading peer in
-/// the bulk checks. Far below what the kernel buffers for that peer plus the
-/// 1 MiB limit, so the reading peer never looks slow to the server, however
-/// loaded the machine is.
-const AHEAD: usize = 256;
-
-/// How far `send_paced` got.
-#[derive(Debug, Default)]
-struct Paced {
-    sent: usize,
-    received: usize,
-    saw_leave: bool,
+pub fn slow_reader(s: &CheckContext) -> Outcome {
+    against_server(s, rules::slow_reader)
 }
 
-/// `sender` sends `count` lines of 1 KiB, never more than AHEAD lines ahead
-/// of what `reader` has received; `reader` must get every one of them,
-/// whole and in order, and may see the leave notice of the peer tagged
-/// `leaver` among them (`need_leave`: must see it). `paced` says how far it
-/// got, also when it fails.
-fn send_paced(
-    sender: &mut Peer<'_>,
-    reader: &Peer<'_>,
-    count: usize,
-    leaver: &str,
-    need_leave: bool,
-    paced: &mut Paced,
-) -> Outcome {
-    let line = [text(1023), b"\n".to_vec()].concat();
-    let expected = [format!("{} ", sender.tag).as_bytes(), &line[..1023]].concat();
-    let leave = format!("{leaver} (disconnected)").into_bytes();
-    while paced.received < count || (need_leave && !paced.saw_leave) {
-        while paced.sent < count && paced.sent < paced.received + AHEAD {
-            sender.send_quietly(&line)?;
-            paced.sent += 1;
-        }
-        let next = reader.next_line()?;
-        if next == leave {
-            paced.saw_leave = true;
-        } else if next == expected {
-            paced.received += 1;
-        } else {
-            return Err(Failure {
-                summary: format!("{} received a wrong line", reader.name),
-                expected: Some(format!("{}'s line {}", sender.name, show(&expected))),
-                seen: Some(show_against(&expected, &next)),
-                ..Failure::default()
-            });
-        }
-    }
-    Ok(())
+pub fn epollout_off(s: &CheckContext) -> Outcome {
+    against_server(s, rules::epollout_off)
 }
 
-/// A peer called `name` that reads nothing, with a small receive buffer so
-/// that the kernel's buffers towards it fill up soon, known to be in the
-/// chat: its hello reached each of `peers`.
-fn non_reader<'s>(
-    s: &'s Session,
-    port: u16,
-    name: &str,
-    peers: &Peers<'s>,
-) -> Result<Peer<'s>, Failure> {
-    let mut peer = s.peer_named(
-        port,
-        name,
-        PeerOptions {
-            receive_buffer: Some(4096),
-            reads: false,
-            ..PeerOptions::default()
-        },
-    )?;
-    peer.send("hello\n")?;
-    for other in peers {
-        other.expect_after_notices(&format!("{} hello", peer.tag))?;
-    }
-    Ok(peer)
+pub fn slow_consumer(s: &CheckContext) -> Outcome {
+    against_server(s, rules::slow_consumer)
 }
 
-/// The most a reader that reads nothing is sent while the grader waits for
-/// the server to ask for EPOLLOUT on its socket: more than the kernel
-/// buffers towards it (about 3 MB on loopback) plus a margin.
-const BEHIND_LINES: usize = 6 * 1024;
-
-/// Lines sent once the reader has fallen behind: they wait in the server's
-/// queue for it, behind a partial write.
-const QUEUED_LINES: usize = 64;
-
-/// A server whose reader R has fallen behind: the kernel buffers towards R
-/// are full, the server asked for EPOLLOUT on a socket, and it holds
-/// `lines` of A's 1 KiB lines that R has not read yet.
-struct FallenBehind<'s> {
-    server: Server,
-    peers: Peers<'s>,
-    reader: Peer<'s>,
-    lines: usize,
-    /// The line A sends, as R and B should receive it.
-    expected: Vec<u8>,
+pub fn one_thread(s: &CheckContext) -> Outcome {
+    against_server(s, rules::one_thread)
 }
 
-/// Sets up [`FallenBehind`]: A sends lines of 1 KiB, paced against B, while
-/// R reads nothing, until the epoll interest list of the server shows
-/// EPOLLOUT (a write to R was partial); then QUEUED_LINES more.
-fn fall_behind(s: &Session) -> Result<FallenBehind<'_>, Failure> {
-    let server = s.server()?;
-    let pid = server.pid();
-    let epfds = procfs::epoll_fds(pid).map_err(proc_error)?;
-    if epfds.is_empty() {
-        return Err(s
-            .fail(
-                "the server has no epoll instance, whose interest list shows when a reader \
-                 has fallen behind",
-            )
-            .not_checked("server/one-thread"));
-    }
-    let mut peers = s.peers(server.port, 2)?;
-    let reader = non_reader(s, server.port, "R", &peers)?;
-    s.step(
-        "R reads nothing while A sends lines of 1 KiB, at most 256 KiB ahead of B, \
-         until the server watches a socket for EPOLLOUT (/proc/PID/fdinfo)",
-    );
-    let line = [text(1023), b"\n".to_vec()].concat();
-    let expected = [format!("{} ", peers[0].tag).as_bytes(), &line[..1023]].concat();
-    let leave = format!("{} (disconnected)", reader.tag).into_bytes();
-    let (mut sent, mut received) = (0, 0);
-    let mut extra = None;
-    while extra.is_none_or(|extra| received < extra) {
-        // Looked at every few lines: reading /proc costs more than a line.
-        if extra.is_none()
-            && received % 8 == 0
-            && !procfs::watched_for_output_by(pid, &epfds)
-                .map_err(proc_error)?
-                .is_empty()
-        {
-            extra = Some(sent + QUEUED_LINES);
-            s.step(format!(
-                "after {sent} lines the server watches for EPOLLOUT; A sends {QUEUED_LINES} more, which B receives"
-            ));
-        }
-        if extra.is_none() && sent >= BEHIND_LINES {
-            return Err(Failure {
-                summary: format!(
-                    "R read nothing and A sent {sent} KiB, yet the server never watched a socket for EPOLLOUT"
-                ),
-                expected: Some("EPOLLOUT in R's entry of the epoll interest list, once a write to R was partial".into()),
-                seen: Some("no descriptor watched for EPOLLOUT".into()),
-                ..Failure::default()
-            });
-        }
-        let goal = extra.unwrap_or(BEHIND_LINES);
-        while sent < goal && sent < received + AHEAD {
-            peers[0].send_quietly(&line)?;
-            sent += 1;
-        }
-        let next = peers[1].next_line()?;
-        if next == leave {
-            return Err(s.fail(format!(
-                "R was disconnected after A sent {sent} KiB, though at most \
-                 {} KiB could be queued for it beyond what the kernel buffers",
-                sent.saturating_sub(received)
-            )));
-        } else if next != expected {
-            return Err(Failure {
-                summary: "B received a wrong line".into(),
-                expected: Some(format!("A's line {}", show(&expected))),
-                seen: Some(show_against(&expected, &next)),
-                ..Failure::default()
-            });
-        }
-        received += 1;
-    }
-    Ok(FallenBehind {
-        server,
-        peers,
-        reader,
-        lines: sent,
-        expected,
-    })
+pub fn idle_cpu(s: &CheckContext) -> Outcome {
+    against_server(s, rules::idle_cpu)
 }
 
-pub fn slow_reader(s: &Session) -> Outcome {
-    let mut behind = fall_behind(s)?;
-    s.step(format!(
-        "R reads: it must get all {} of A's lines, whole and in order",
-        behind.lines
-    ));
-    behind.reader.start_reading()?;
-    // Lines about R itself before A's (its own join notice or hello sent
-    // back to it) are server/join's and server/broadcast's business.
-    let own = format!("{} ", behind.reader.tag).into_bytes();
-    let mut number = 0;
-    while number < behind.lines {
-        let line = behind.reader.next_line()?;
-        if number == 0 && line.starts_with(&own) {
-            continue;
-        }
-        number += 1;
-        if line != behind.expected {
-            return Err(Failure {
-                summary: format!(
-                    "R, which fell behind and then read, got a wrong line as line {number} of {}: \
-                     bytes the server held for it were lost or reordered",
-                    behind.lines
-                ),
-                expected: Some(format!("A's line {}", show(&behind.expected))),
-                seen: Some(show_against(&behind.expected, &line)),
-                ..Failure::default()
-            });
-        }
-    }
-    Ok(())
-}
-
-pub fn epollout_off(s: &Session) -> Outcome {
-    let mut behind = fall_behind(s)?;
-    let peers = &mut behind.peers;
-    s.step("R reads until A's line `caught up`, sent now, reaches it");
-    behind.reader.start_reading()?;
-    peers[0].send("caught up\n")?;
-    peers[1].expect_from(&peers[0], "caught up")?;
-    behind
-        .reader
-        .expect_eventually(&format!("{} caught up", peers[0].tag))?;
-    // Barrier: the server reads this line in a round that starts after the
-    // write that emptied R's queue, and after whatever that write changed.
-    peers[0].send("quiet\n")?;
-    peers[1].expect_from(&peers[0], "quiet")?;
-    let pid = behind.server.pid();
-    let watched = procfs::watched_for_output(pid).map_err(proc_error)?;
-    if !watched.is_empty() {
-        return Err(Failure {
-            summary:
-                "once R had caught up, the server still watched for EPOLLOUT, with nothing to write"
-                    .into(),
-            expected: Some(
-                "no descriptor watched for EPOLLOUT in /proc/PID/fdinfo of the epoll instance"
-                    .into(),
-            ),
-            seen: Some(format!("EPOLLOUT watched on descriptors {watched:?}")),
-            ..Failure::default()
-        });
-    }
-    s.step(format!(
-        "measure for {IDLE_WINDOW:?}, while nothing happens, how long the server runs or waits to run"
-    ));
-    idle_for_the_window(
-        pid,
-        "once a reader that fell behind had caught up, the server used CPU",
-    )
-}
-
-pub fn slow_consumer(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 2)?;
-    let slow = non_reader(s, server.port, "C", &peers)?;
-    // 8 MiB: far more than the 1 MiB limit plus what the kernel buffers for
-    // C (about 3 MB on loopback). A server that blocks on C stops passing
-    // A's lines to B; one that keeps everything for C never drops it.
-    const LINES: usize = 8 * 1024;
-    s.step(
-        "C reads nothing while A sends 8 MiB in lines of 1 KiB, keeping at most 256 KiB ahead of B",
-    );
-    let mut paced = Paced::default();
-    let (sender, reader) = peers.split_at_mut(1);
-    let outcome = send_paced(
-        &mut sender[0],
-        &reader[0],
-        LINES,
-        &slow.tag,
-        true,
-        &mut paced,
-    );
-    outcome.map_err(|mut failure| {
-        failure.summary = format!(
-            "while C did not read and A sent {} KiB, B got {} of A's lines{}: {} \
-             (a server must neither block on C nor keep more than 1 MiB for it)",
-            paced.sent,
-            paced.received,
-            if paced.saw_leave {
-                " and C's leave"
-            } else {
-                " and no leave notice for C"
-            },
-            failure.summary
-        );
-        failure
-    })?;
-    peers[0].send("after\n")?;
-    peers[1].expect_from(&peers[0], "after")
-}
-
-pub fn one_thread(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let _peers = s.peers(server.port, 3)?;
-    let pid = server.pid();
-    let threads = procfs::threads(pid).map_err(proc_error)?;
-    if threads != 1 {
-        return Err(Failure {
-            summary: "the server runs more than one thread".into(),
-            expected: Some("1 thread (Threads: in /proc/PID/status)".into()),
-            seen: Some(format!("{threads} threads")),
-            ..Failure::default()
-        });
-    }
-    let descriptors = procfs::descriptors(pid).map_err(proc_error)?;
-    let epolls = procfs::epoll_fds(pid).map_err(proc_error)?;
-    if epolls.is_empty() {
-        return Err(Failure {
-            summary: "the server has no epoll instance".into(),
-            expected: Some("a descriptor anon_inode:[eventpoll] in /proc/PID/fd".into()),
-            seen: Some(format!("{descriptors:?}")),
-            ..Failure::default()
-        });
-    }
-    let watched = procfs::watched_fds(pid).map_err(proc_error)?;
-    let sockets = procfs::tcp_socket_fds(pid).map_err(proc_error)?;
-    let unwatched: Vec<i32> = sockets
-        .iter()
-        .copied()
-        .filter(|fd| !watched.contains(fd))
-        .collect();
-    if sockets.len() < 4 || !unwatched.is_empty() {
-        return Err(Failure {
-            summary: "not every TCP socket of the server is in its epoll set".into(),
-            expected: Some("the listener and the 3 clients' sockets, all watched".into()),
-            seen: Some(format!(
-                "TCP sockets {sockets:?}, watched {watched:?}, unwatched {unwatched:?}"
-            )),
-            ..Failure::default()
-        });
-    }
-    Ok(())
-}
-
-pub fn idle_cpu(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let mut peers = s.peers(server.port, 3)?;
-    peers.remove(2).close();
-    // Barrier: the server has read C's end (it came first) by the time it
-    // passes on B's next line. (Whether it says C left is server/leave's
-    // business.)
-    peers[1].send("after\n")?;
-    peers[0].expect_after_notices(&format!("{} after", peers[1].tag))?;
-    s.step(format!(
-        "measure for {IDLE_WINDOW:?}, while nothing happens, how long the server runs or waits to run"
-    ));
-    idle_for_the_window(
-        server.pid(),
-        "the idle server used CPU: it polls or spins instead of sleeping in epoll_wait",
-    )?;
-    // The server sleeps in epoll_wait now. On Linux, a process stopped and
-    // continued there gets EINTR from it (signal(7)), which it must retry.
-    s.step("stop the server (SIGSTOP), then let it go on (SIGCONT)");
-    server
-        .process
-        .stop()
-        .map_err(|err| s.fail(format!("could not stop the server: {err}")))?;
-    server.process.resume();
-    peers[1].send("still here\n")?;
-    peers[0]
-        .expect_after_notices(&format!("{} still here", peers[1].tag))
-        .map_err(|failure| {
-            failure.after("after a stop and a continue, which make epoll_wait fail with EINTR")
-        })
-}
-
-/// Measures how busy `pid` is for IDLE_WINDOW, and fails with `summary`
-/// past IDLE_CPU_MS.
-fn idle_for_the_window(pid: u32, summary: &str) -> Outcome {
-    let used = procfs::busy_ms_while_idle(pid, IDLE_WINDOW).map_err(proc_error)?;
-    if used > IDLE_CPU_MS {
-        return Err(Failure {
-            summary: summary.into(),
-            expected: Some(format!("busy at most {IDLE_CPU_MS} ms of {IDLE_WINDOW:?}")),
-            seen: Some(format!("busy {used} ms (running, or waiting for a CPU)")),
-            ..Failure::default()
-        });
-    }
-    Ok(())
-}
-
-/// The server's descriptor limit in server/emfile: room for the standard
-/// streams, the listener, an epoll instance, a few more of its own, and a
-/// few dozen clients.
-const EMFILE_LIMIT: u64 = 48;
-
-/// More clients than fit under EMFILE_LIMIT.
-const EMFILE_CROWD: usize = 60;
-
-pub fn emfile(s: &Session) -> Outcome {
+pub fn emfile(s: &CheckContext) -> Outcome {
     let limits = Limits {
-        open_files: EMFILE_LIMIT,
+        open_files: rules::EMFILE_LIMIT,
         ..s.config().limits
     };
     s.step(format!(
-        "start the server with a limit of {EMFILE_LIMIT} open descriptors"
+        "start the server with a limit of {} open descriptors",
+        rules::EMFILE_LIMIT
     ));
     let server = s.server_with(limits)?;
-    let mut peers = s.peers(server.port, 2)?;
-    // Connections are accepted in the order they came, so the first `room`
-    // newcomers get in and the rest wait. Two short of the room, in case the
-    // server opens a descriptor or two of its own later.
-    let open = procfs::descriptors(server.pid()).map_err(proc_error)?.len();
-    let room = (EMFILE_LIMIT as usize).saturating_sub(open);
-    let in_by_then = room.saturating_sub(2).max(1);
-    s.step(format!(
-        "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect and say \"hello\", more than the \
-         {room} the limit leaves room for; B waits for Q{in_by_then}'s hello"
-    ));
-    let mut crowd = Vec::with_capacity(EMFILE_CROWD);
-    for i in 1..=EMFILE_CROWD {
-        let mut peer = s.peer_named(
-            server.port,
-            &format!("Q{i}"),
-            PeerOptions {
-                reads: false,
-                quiet: true,
-                ..PeerOptions::default()
-            },
-        )?;
-        peer.send_quietly(b"hello\n")?;
-        crowd.push(peer);
-    }
-    peers[1].expect_eventually(&format!("{} hello", crowd[in_by_then - 1].tag))?;
-    // Barrier: the server goes on serving the clients it has.
-    peers[0].send("still serving?\n")?;
-    peers[1]
-        .expect_eventually(&format!("{} still serving?", peers[0].tag))
-        .map_err(|failure| {
-            failure.after("out of descriptors, the server stopped serving its clients")
-        })?;
-    s.step(format!(
-        "measure for {IDLE_WINDOW:?}, while connections wait that accept cannot take, how long the server runs or waits to run"
-    ));
-    idle_for_the_window(
-        server.pid(),
-        "out of descriptors, with connections waiting, the server spun: accept fails with EMFILE \
-         and the listener stays readable",
-    )?;
-    s.step(format!(
-        "Q1 ... Q30 leave; the server must then accept the others, Q{EMFILE_CROWD} last"
-    ));
-    let last = crowd.pop().expect("EMFILE_CROWD > 30");
-    drop(crowd.drain(..30));
-    peers[1]
-        .expect_eventually(&format!("{} hello", last.tag))
-        .map_err(|failure| failure.after("once clients left and descriptors were free, the server did not accept the waiting peer"))
+    rules::emfile(s.harness(), &server)
 }
 
-pub fn fd_leak(s: &Session) -> Outcome {
-    let server = s.server()?;
-    let watcher = s.peer(server.port)?;
-    // One visit first, so that whatever the first client allocates for good
-    // is counted in "before".
-    visit(s, &watcher, server.port)?;
-    let before = procfs::descriptors(server.pid()).map_err(proc_error)?;
-    s.step("20 more peers connect and leave, one after the other");
-    for _ in 0..20 {
-        visit(s, &watcher, server.port)?;
-    }
-    let after = procfs::descriptors(server.pid()).map_err(proc_error)?;
-    if after.len() > before.len() {
-        return Err(Failure {
-            summary: "the server keeps descriptors of clients that left".into(),
-            expected: Some(format!("{} open descriptors, as before", before.len())),
-            seen: Some(format!("{}: {after:?}", after.len())),
-            ..Failure::default()
-        });
-    }
-    Ok(())
+pub fn fd_leak(s: &CheckContext) -> Outcome {
+    against_server(s, rules::fd_leak)
 }
 
-/// A peer connects, says hello and leaves; `watcher` sees its line and its
-/// leave, so the server is done with it.
-fn visit(s: &Session, watcher: &Peer<'_>, port: u16) -> Outcome {
-    let mut visitor = s.peer(port)?;
-    visitor.send_quietly(b"hello\n")?;
-    watcher.expect_after_notices(&format!("{} hello", visitor.tag))?;
-    let tag = visitor.tag.clone();
-    visitor.close();
-    watcher.expect_line(format!("{tag} (disconnected)"))
-}
-
-pub fn sigterm(s: &Session) -> Outcome {
+pub fn sigterm(s: &CheckContext) -> Outcome {
     let mut server = s.server()?;
     let peers = s.peers(server.port, 2)?;
     s.step("send SIGTERM to the server");
     server.process.signal(libc::SIGTERM);
     let status = server.process.wait_exit(s.until());
-    crate::session::expect_exit_status("the server", status, 0)?;
+    harness::process::expect_exit_status("the server", status, 0)?;
     for peer in &peers {
         peer.expect_closed()?;
     }
     Ok(())
 }
 
-pub fn end_to_end(s: &Session) -> Outcome {
+pub fn end_to_end(s: &CheckContext) -> Outcome {
     let server = s.server()?;
     let observer = s.peer(server.port)?;
     let mut clients = Vec::new();

@@ -468,7 +468,7 @@ fn run_one(executable: &Path, expected: FileId, name: &str, until: Instant) -> T
         return TestOutcome::Failed("the test's standard streams were not set up".into());
     };
     let lines = read_lines(stdout);
-    let errors = crate::stream::Stream::spawn(format!("{name}'s stderr"), stderr);
+    let errors = harness::Inbox::spawn(format!("{name}'s stderr"), stderr);
     let mut printed = String::new();
     let mut carried = String::new();
     let mut problems: Vec<String> = Vec::new();

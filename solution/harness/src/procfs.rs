@@ -1,12 +1,22 @@
-//! What `/proc` tells about a submission's process: threads, descriptors,
+//! What `/proc` tells about a process under test: threads, descriptors,
 //! which of them are TCP sockets, the interest lists of its epoll instances,
-//! CPU time. Everything the protocol lets the grader observe.
+//! CPU time. What the lab's tests and the grader observe of a program
+//! beyond the bytes it sends.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::thread;
 use std::time::Duration;
+
+/// How long a program with nothing to do is watched for CPU use: long
+/// enough that a busy loop shows as hundreds of milliseconds, short enough
+/// to cost little. Both the lab's tests and the grader measure over it.
+pub const IDLE_WINDOW: Duration = Duration::from_millis(500);
+
+/// The most CPU a process may use in IDLE_WINDOW and count as idle. A
+/// process that polls or spins uses far more, even on a loaded machine.
+pub const IDLE_CPU_MS: u64 = 60;
 
 /// The number of threads of `pid`.
 pub fn threads(pid: u32) -> io::Result<usize> {

@@ -1,4 +1,4 @@
-//! [`Stream`]: bytes arriving from a peer socket, a child's pipe or a
+//! [`Inbox`]: bytes arriving from a peer socket, a child's pipe or a
 //! terminal, collected by a background thread, so that a check waits for what
 //! it expects with a deadline (never sleeping), and a failure can show what
 //! actually arrived.
@@ -12,7 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Instant;
 
-use crate::model::Failure;
+use crate::failure::Failure;
+use crate::show::{show, show_against};
 
 /// The most bytes a stream holds that no check has matched yet.
 pub const UNREAD_CAP: usize = 16 * 1024 * 1024;
@@ -41,14 +42,14 @@ pub enum Look<T> {
 
 /// A stream being collected.
 #[derive(Clone)]
-pub struct Stream {
+pub struct Inbox {
     name: Arc<str>,
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for Stream {
+impl std::fmt::Debug for Inbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("name", &self.name).finish()
+        f.debug_struct("Inbox").field("name", &self.name).finish()
     }
 }
 
@@ -101,12 +102,12 @@ impl State {
     }
 }
 
-impl Stream {
+impl Inbox {
     /// Starts collecting what `reader` delivers. `name` says whose bytes
     /// these are in messages: "A", "the server's stdout", "the client's
     /// terminal".
-    pub fn spawn(name: impl Into<String>, mut reader: impl Read + Send + 'static) -> Stream {
-        let stream = Stream {
+    pub fn spawn(name: impl Into<String>, mut reader: impl Read + Send + 'static) -> Inbox {
+        let stream = Inbox {
             name: name.into().into(),
             shared: Arc::new(Shared::default()),
         };
@@ -161,7 +162,7 @@ impl Stream {
         self.wait_unless(until, what, look, &|| None)
     }
 
-    /// Like [`Stream::wait`], but also gives up [`ABORT_GRACE`] after
+    /// Like [`Inbox::wait`], but also gives up [`ABORT_GRACE`] after
     /// `abort` returns a reason (it is asked at least every
     /// [`ABORT_CHECK`]): for example when the program that should send these
     /// bytes has exited.
@@ -176,78 +177,73 @@ impl Stream {
         let mut aborting: Option<(String, Instant)> = None;
         loop {
             let ended = state.ended.is_some();
-            match look(&state.unread, ended) {
+            let (summary, seen) = match look(&state.unread, ended) {
                 Look::Take(len, value) => {
                     state.unread.drain(..len);
                     return Ok(value);
                 }
-                Look::Fail(seen) => {
-                    return Err(self.failure(
-                        format!("{} received something else than {what}", self.name),
-                        what,
-                        seen,
-                    ));
-                }
-                Look::Wait => {}
-            }
-            if state.flooded {
-                return Err(self.failure(
-                    format!(
-                        "{} was flooded: more than {} MiB arrived without matching {what}",
-                        self.name,
-                        UNREAD_CAP >> 20
-                    ),
-                    what,
-                    show(&state.unread[..state.unread.len().min(200)]),
-                ));
-            }
-            if let Some(why) = &state.ended {
-                let seen = if state.unread.is_empty() {
-                    format!("nothing more, then {why}")
-                } else {
-                    format!("{}, then {why}", show(&state.unread))
-                };
-                return Err(self.failure(
-                    format!("{} reached {why} while waiting for {what}", self.name),
-                    what,
-                    seen,
-                ));
-            }
-            if aborting.is_none() {
-                aborting = abort().map(|reason| (reason, Instant::now() + ABORT_GRACE));
-            }
-            if let Some((reason, _)) = aborting.as_ref().filter(|(_, at)| Instant::now() >= *at) {
-                let seen = if state.unread.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    show(&state.unread)
-                };
-                return Err(self.failure(
-                    format!("{} did not receive {what}: {reason}", self.name),
-                    what,
-                    seen,
-                ));
-            }
-            let now = Instant::now();
-            if now >= until {
-                let seen = if state.unread.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    show(&state.unread)
-                };
-                return Err(self.failure(
-                    format!("{} did not receive {what} in time", self.name),
-                    what,
-                    seen,
-                ));
-            }
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, (until - now).min(ABORT_CHECK))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+                Look::Fail(seen) => (format!("received something else than {what}"), seen),
+                Look::Wait => match self.why_give_up(&state, what, &mut aborting, abort, until) {
+                    Some(summary) => {
+                        let seen = match &state.ended {
+                            Some(why) if state.unread.is_empty() => {
+                                format!("nothing more, then {why}")
+                            }
+                            Some(why) => format!("{}, then {why}", show(&state.unread)),
+                            None if state.unread.is_empty() => "nothing".to_owned(),
+                            None => show(&state.unread),
+                        };
+                        (summary, seen)
+                    }
+                    None => {
+                        let left = until.saturating_duration_since(Instant::now());
+                        state = self
+                            .shared
+                            .changed
+                            .wait_timeout(state, left.min(ABORT_CHECK))
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                        continue;
+                    }
+                },
+            };
+            return Err(Failure {
+                summary: format!("{} {summary}", self.name),
+                expected: Some(what.to_owned()),
+                seen: Some(seen),
+                ..Failure::default()
+            });
         }
+    }
+
+    /// Why a wait for `what` that has not found it yet ends now, if it
+    /// does: the stream was flooded or ended, `abort` gave a reason
+    /// [`ABORT_GRACE`] ago (remembered in `aborting`), or `until` passed.
+    fn why_give_up(
+        &self,
+        state: &State,
+        what: &str,
+        aborting: &mut Option<(String, Instant)>,
+        abort: &dyn Fn() -> Option<String>,
+        until: Instant,
+    ) -> Option<String> {
+        if state.flooded {
+            return Some(format!(
+                "was flooded: more than {} MiB arrived without matching {what}",
+                UNREAD_CAP >> 20
+            ));
+        }
+        if let Some(why) = &state.ended {
+            return Some(format!("reached {why} while waiting for {what}"));
+        }
+        if aborting.is_none() {
+            *aborting = abort().map(|reason| (reason, Instant::now() + ABORT_GRACE));
+        }
+        let now = Instant::now();
+        if let Some((reason, _)) = aborting.as_ref().filter(|(_, at)| now >= *at) {
+            return Some(format!("did not receive {what}: {reason}"));
+        }
+        (now >= until).then(|| format!("did not receive {what} in time"))
     }
 
     /// Waits for the next line; returns it without its `\n`.
@@ -255,7 +251,7 @@ impl Stream {
         self.next_line_unless(until, &|| None)
     }
 
-    /// Like [`Stream::next_line`], giving up early when `abort` says so.
+    /// Like [`Inbox::next_line`], giving up early when `abort` says so.
     pub fn next_line_unless(
         &self,
         until: Instant,
@@ -273,7 +269,7 @@ impl Stream {
         self.expect_line_unless(expected, until, &|| None)
     }
 
-    /// Like [`Stream::expect_line`], giving up early when `abort` says so.
+    /// Like [`Inbox::expect_line`], giving up early when `abort` says so.
     pub fn expect_line_unless(
         &self,
         expected: &[u8],
@@ -349,12 +345,12 @@ impl Stream {
         let mut text = if state.total == 0 {
             "(nothing)".to_owned()
         } else if cut == 0 {
-            show_block(&[&state.head[..], tail].concat())
+            crate::show::show_block(&[&state.head[..], tail].concat())
         } else {
             format!(
                 "{}\n[... {cut} bytes not shown ...]\n{}",
-                show_block(&state.head),
-                show_block(tail)
+                crate::show::show_block(&state.head),
+                crate::show::show_block(tail)
             )
         };
         if let Some(why) = &state.ended {
@@ -388,148 +384,16 @@ impl Stream {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-
-    fn failure(&self, summary: String, expected: &str, seen: String) -> Failure {
-        Failure {
-            summary,
-            expected: Some(expected.to_owned()),
-            seen: Some(seen),
-            ..Failure::default()
-        }
-    }
 }
 
 fn find_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
-
-/// Bytes as a quoted, escaped, length-capped string: `"hello\r\n"`.
-pub fn show(bytes: &[u8]) -> String {
-    const CAP: usize = 300;
-    let shown = &bytes[..bytes.len().min(CAP)];
-    let mut text = format!("\"{}\"", escape(shown));
-    if bytes.len() > CAP {
-        text.push_str(&format!(" (the first {CAP} of {} bytes)", bytes.len()));
-    }
-    text
-}
-
-/// `seen` as [`show`] shows it, after where it first differs from
-/// `expected` when the two are long: a reader cannot spot one wrong byte in a
-/// thousand, nor a difference past what `show` shows.
-pub fn show_against(expected: &[u8], seen: &[u8]) -> String {
-    match where_they_differ(expected, seen) {
-        // The difference first: reports cut long values short.
-        Some(difference) => format!("{difference}; the whole line: {}", show(seen)),
-        None => show(seen),
-    }
-}
-
-/// Where `seen` first differs from `expected`, with some context, for lines
-/// longer than a glance takes in; `None` for short or equal ones.
-pub fn where_they_differ(expected: &[u8], seen: &[u8]) -> Option<String> {
-    /// Shorter lines are compared by eye.
-    const LONG: usize = 80;
-    /// Bytes of context on each side of the first difference.
-    const WINDOW: usize = 20;
-    if expected == seen || expected.len().max(seen.len()) <= LONG {
-        return None;
-    }
-    let at = expected
-        .iter()
-        .zip(seen)
-        .take_while(|(e, s)| e == s)
-        .count();
-    let from = |bytes: &[u8]| {
-        let end = (at + WINDOW).min(bytes.len());
-        let more = if end < bytes.len() { "..." } else { "" };
-        format!("\"{}\"{more}", escape(&bytes[at..end]))
-    };
-    let start = at.saturating_sub(WINDOW);
-    let before = if start > 0 { "..." } else { "" };
-    Some(format!(
-        "they first differ at byte {at} ({} bytes expected, {} seen), after {before}\"{}\": \
-         expected {}, seen {}",
-        expected.len(),
-        seen.len(),
-        escape(&expected[start..at]),
-        from(expected),
-        from(seen)
-    ))
-}
-
-/// Bytes as text lines for a transcript: printable text as it is, other
-/// bytes escaped, so a stray `\r` or NUL is visible.
-pub fn show_block(bytes: &[u8]) -> String {
-    bytes
-        .split_inclusive(|&b| b == b'\n')
-        .map(|line| {
-            let body = line.strip_suffix(b"\n").unwrap_or(line);
-            let mut text = escape(body);
-            if !line.ends_with(b"\n") {
-                text.push_str("[no newline]");
-            }
-            text
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Printable ASCII and valid UTF-8 text as they are; `\r`, `\t`, other
-/// control characters and invalid bytes escaped. Quotes and backslashes are
-/// escaped too, so the result reads unambiguously inside quotes.
-fn escape(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        for byte in chunk.invalid() {
-            out.push_str(&format!("\\x{byte:02x}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;
     use std::time::Duration;
-
-    #[test]
-    fn a_long_line_shows_where_it_first_differs() {
-        let expected: Vec<u8> = (0..1000).map(|i| b'a' + (i % 26) as u8).collect();
-        let mut seen = expected.clone();
-        seen[700] = 0xff;
-        let difference = where_they_differ(&expected, &seen).expect("they differ");
-        assert_eq!(
-            difference,
-            "they first differ at byte 700 (1000 bytes expected, 1000 seen), after \
-             ...\"efghijklmnopqrstuvwx\": expected \"yzabcdefghijklmnopqr\"..., \
-             seen \"\\xffzabcdefghijklmnopqr\"..."
-        );
-        // A shorter seen line differs where it ends.
-        let cut = where_they_differ(&expected, &expected[..990]).expect("they differ");
-        assert!(
-            cut.starts_with("they first differ at byte 990 (1000 bytes expected, 990 seen)"),
-            "{cut}"
-        );
-        assert!(cut.ends_with("seen \"\""), "{cut}");
-        // Short or equal lines are compared by eye.
-        assert_eq!(where_they_differ(b"hello", b"help"), None);
-        assert_eq!(where_they_differ(&expected, &expected), None);
-        assert!(show_against(&expected, &seen).starts_with("they first differ at byte 700"));
-        assert_eq!(show_against(b"hello", b"help"), "\"help\"");
-    }
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(5)
@@ -537,7 +401,7 @@ mod tests {
 
     #[test]
     fn lines_are_matched_in_order_and_a_wrong_one_is_reported() {
-        let stream = Stream::spawn("A", Cursor::new(b"one\ntwo\nthree\n".to_vec()));
+        let stream = Inbox::spawn("A", Cursor::new(b"one\ntwo\nthree\n".to_vec()));
         stream.expect_line(b"one", soon()).expect("first line");
         assert_eq!(stream.next_line(soon()).expect("second"), b"two");
         let failure = stream.expect_line(b"four", soon()).expect_err("mismatch");
@@ -552,7 +416,7 @@ mod tests {
 
     #[test]
     fn the_end_of_the_stream_ends_a_wait_at_once() {
-        let stream = Stream::spawn("B", Cursor::new(b"partial".to_vec()));
+        let stream = Inbox::spawn("B", Cursor::new(b"partial".to_vec()));
         let started = Instant::now();
         let failure = stream
             .next_line(Instant::now() + Duration::from_secs(60))
@@ -569,23 +433,17 @@ mod tests {
 
     #[test]
     fn a_chat_line_may_follow_notes_and_a_prompt() {
-        let screen = Stream::spawn("C", Cursor::new(b"welcome!\n> [1.2.3.4:5] hi\n".to_vec()));
+        let screen = Inbox::spawn("C", Cursor::new(b"welcome!\n> [1.2.3.4:5] hi\n".to_vec()));
         screen
             .expect_chat_line(b"[1.2.3.4:5] hi", soon())
             .expect("found after a note");
     }
 
     #[test]
-    fn control_characters_and_invalid_bytes_are_visible() {
-        assert_eq!(show(b"a\r\n\x00\xff\"\\"), r#""a\r\n\u{0}\xff\"\\""#);
-        assert_eq!(show_block(b"one\r\ntwo"), "one\\r\ntwo[no newline]");
-    }
-
-    #[test]
     fn a_transcript_keeps_the_beginning_and_the_end() {
         let mut data = vec![b'a'; 10 * KEPT];
         data.extend_from_slice(b"THE END\n");
-        let stream = Stream::spawn("D", Cursor::new(data));
+        let stream = Inbox::spawn("D", Cursor::new(data));
         stream.wait_end(soon()).expect("ends");
         let transcript = stream.transcript();
         assert!(transcript.contains("bytes not shown"), "{transcript}");
