@@ -4,7 +4,10 @@
 //! - A `.rs` file has its blocks replaced ([`crate::markers`]); one with a
 //!   stub also gets the lint allowance [`ALLOWANCE`]. A reference-only file
 //!   is left out.
-//! - `Cargo.toml` is made standalone ([`crate::cargo_toml`]).
+//! - `Cargo.toml` is made standalone ([`crate::cargo_toml`]); the manifest
+//!   of a crate inside the solution (the test harness, `harness/`) gets the
+//!   kit's settings written out too, and stays a member of the top's
+//!   workspace.
 //! - Every other file is copied byte for byte: the tests ship unchanged.
 //! - `README.md` (from `skeleton/STUDENT_README.md`) and `.gitignore` are
 //!   written for students; they replace any file of the solution so named.
@@ -85,6 +88,23 @@ pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, 
         let source_path = solution.join(&path);
         let executable = is_executable(&source_path)?;
         let bytes = fs::read(&source_path).map_err(Error::io("read", &source_path))?;
+        if path.ends_with("/Cargo.toml") {
+            let manifest = String::from_utf8(bytes).map_err(|_| Error::File {
+                path: source_path.clone(),
+                message: String::from("not UTF-8"),
+            })?;
+            let workspace = read_text(workspace_manifest)?;
+            let manifest = cargo_toml::standalone(
+                cargo_toml::Role::Member,
+                &source_path,
+                &manifest,
+                workspace_manifest,
+                &workspace,
+                &BTreeSet::new(),
+            )?;
+            skeleton.files.insert(path, text_file(manifest));
+            continue;
+        }
         if !path.ends_with(".rs") {
             skeleton.files.insert(
                 path,
@@ -143,6 +163,7 @@ pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, 
     let manifest = read_text(&manifest_path)?;
     let workspace = read_text(workspace_manifest)?;
     let manifest = cargo_toml::standalone(
+        cargo_toml::Role::Root,
         &manifest_path,
         &manifest,
         workspace_manifest,
