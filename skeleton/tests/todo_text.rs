@@ -47,11 +47,7 @@ fn every_todo_asks_for_what_its_block_does() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../solution/src");
     let mut unasked = Vec::new();
     let mut blocks = 0;
-    for entry in fs::read_dir(&src).expect("read solution/src") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_none_or(|ext| ext != "rs") {
-            continue;
-        }
+    for path in rust_files(&src) {
         let source = fs::read_to_string(&path).expect("read a solution file");
         let processed = markers::process(&path, &source).expect("valid markers");
         let lines: Vec<&str> = source.lines().collect();
@@ -78,7 +74,7 @@ fn every_todo_asks_for_what_its_block_does() {
                 if !asked {
                     unasked.push(format!(
                         "{}:{}: TODO {} does not ask for `{name}`, which its block uses",
-                        path.file_name().expect("a file name").to_string_lossy(),
+                        path.strip_prefix(&src).expect("a file under src").display(),
                         todo.line,
                         todo.number
                     ));
@@ -112,6 +108,25 @@ fn the_scan_finds_calls_macros_and_assigned_fields() {
     .map(|s| (*s).to_owned())
     .collect();
     assert_eq!(names, expected);
+}
+
+/// Every `.rs` file under `folder`, in its subfolders too (lab 2's room is
+/// in `src/room/`), sorted.
+fn rust_files(folder: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).expect("read a folder of solution/src") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// The functions and methods `code` calls (`f(`, `.m(`, `T::f(`, `.m::<`),

@@ -6,6 +6,13 @@
 //! client [HOST [PORT]]   HOST: default 127.0.0.1; PORT: default 5000
 //! ```
 //!
+//! and lab 2's (the room, whose `select-client` takes the client's):
+//!
+//! ```text
+//! room [--idle SECS] [PORT]          SECS: a whole number of seconds, at least 1
+//! room-helper FD PIPE_IN PIPE_OUT    descriptor numbers, given by `room`
+//! ```
+//!
 //! Bad arguments are a [`UsageError`]; the binaries print it and exit with
 //! status 2.
 
@@ -27,6 +34,28 @@ pub struct ClientArgs {
     pub host: String,
     /// The server's port.
     pub port: u16,
+}
+
+/// What the room was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomArgs {
+    /// The port to listen on; 0 lets the kernel choose a free one.
+    pub port: u16,
+    /// How long a user may send no line before it is disconnected, in
+    /// seconds; `None` (the default) never disconnects anyone for that.
+    pub idle_secs: Option<u32>,
+}
+
+/// The descriptors a room helper serves, by number: `room` opened them
+/// before it ran the helper, and only their numbers survive `exec`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperArgs {
+    /// The client's connected socket.
+    pub socket: i32,
+    /// The read end of the pipe from the room.
+    pub pipe_in: i32,
+    /// The write end of the pipe to the room.
+    pub pipe_out: i32,
 }
 
 /// A command line that does not fit the usage: says what is wrong, then the
@@ -55,6 +84,8 @@ pub fn args() -> impl Iterator<Item = String> {
 
 const SERVER_USAGE: &str = "server [PORT]";
 const CLIENT_USAGE: &str = "client [HOST [PORT]]";
+const ROOM_USAGE: &str = "room [--idle SECS] [PORT]";
+const HELPER_USAGE: &str = "room-helper FD PIPE_IN PIPE_OUT (started by room, not by hand)";
 
 impl ServerArgs {
     /// Parses the arguments that follow the program name.
@@ -98,6 +129,85 @@ impl ClientArgs {
             host: host.to_owned(),
             port,
         })
+    }
+}
+
+impl RoomArgs {
+    /// Parses the arguments that follow the program name.
+    pub fn parse<I, S>(args: I) -> Result<Self, UsageError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let args: Vec<S> = args.into_iter().collect();
+        let mut rest: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        let mut idle_secs = None;
+        if rest.first() == Some(&"--idle") {
+            let Some(secs) = rest.get(1) else {
+                return Err(UsageError {
+                    problem: "--idle needs a number of seconds".to_owned(),
+                    usage: ROOM_USAGE,
+                });
+            };
+            idle_secs = Some(parse_secs(secs)?);
+            rest.drain(..2);
+        }
+        match rest.as_slice() {
+            [] => Ok(Self {
+                port: DEFAULT_PORT,
+                idle_secs,
+            }),
+            [port] => Ok(Self {
+                port: parse_port(port, ROOM_USAGE)?,
+                idle_secs,
+            }),
+            [_, extra, ..] => Err(too_many(extra, ROOM_USAGE)),
+        }
+    }
+}
+
+impl HelperArgs {
+    /// Parses the arguments that follow the program name.
+    pub fn parse<I, S>(args: I) -> Result<Self, UsageError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let args: Vec<S> = args.into_iter().collect();
+        match args.as_slice() {
+            [socket, pipe_in, pipe_out] => Ok(Self {
+                socket: parse_fd(socket.as_ref())?,
+                pipe_in: parse_fd(pipe_in.as_ref())?,
+                pipe_out: parse_fd(pipe_out.as_ref())?,
+            }),
+            _ => Err(UsageError {
+                problem: format!(
+                    "expected 3 descriptor numbers, got {} arguments",
+                    args.len()
+                ),
+                usage: HELPER_USAGE,
+            }),
+        }
+    }
+}
+
+fn parse_secs(text: &str) -> Result<u32, UsageError> {
+    match text.parse() {
+        Ok(secs) if secs > 0 => Ok(secs),
+        _ => Err(UsageError {
+            problem: format!("not a number of seconds (1 or more): {text:?}"),
+            usage: ROOM_USAGE,
+        }),
+    }
+}
+
+fn parse_fd(text: &str) -> Result<i32, UsageError> {
+    match text.parse() {
+        Ok(fd) if fd >= 0 => Ok(fd),
+        _ => Err(UsageError {
+            problem: format!("not a descriptor number: {text:?}"),
+            usage: HELPER_USAGE,
+        }),
     }
 }
 
@@ -154,6 +264,53 @@ mod tests {
                 err.to_string().ends_with("usage: client [HOST [PORT]]"),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn the_room_takes_an_optional_idle_time_then_the_port() {
+        let none: [&str; 0] = [];
+        let args = RoomArgs::parse(none).expect("no arguments is fine");
+        assert_eq!((args.port, args.idle_secs), (5000, None));
+        let args = RoomArgs::parse(["0"]).expect("a port alone");
+        assert_eq!((args.port, args.idle_secs), (0, None));
+        let args = RoomArgs::parse(["--idle", "30", "6000"]).expect("idle and port");
+        assert_eq!((args.port, args.idle_secs), (6000, Some(30)));
+        let args = RoomArgs::parse(["--idle", "1"]).expect("idle alone");
+        assert_eq!((args.port, args.idle_secs), (5000, Some(1)));
+    }
+
+    #[test]
+    fn the_room_rejects_bad_idle_times_ports_and_extra_arguments() {
+        for bad in [
+            &["--idle"][..],
+            &["--idle", "0"],
+            &["--idle", "-3"],
+            &["--idle", "x", "0"],
+            &["0", "--idle", "3"],
+            &["70000"],
+            &["1", "2"],
+        ] {
+            let err = RoomArgs::parse(bad).expect_err("a usage error");
+            assert!(
+                err.to_string()
+                    .ends_with("usage: room [--idle SECS] [PORT]"),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_helper_takes_exactly_three_descriptor_numbers() {
+        let args = HelperArgs::parse(["5", "6", "9"]).expect("three numbers");
+        assert_eq!((args.socket, args.pipe_in, args.pipe_out), (5, 6, 9));
+        for bad in [
+            &["5", "6"][..],
+            &["5", "6", "x"],
+            &["5", "-1", "7"],
+            &["1", "2", "3", "4"],
+        ] {
+            assert!(HelperArgs::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

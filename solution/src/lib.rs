@@ -11,11 +11,19 @@
 //!
 //! The binaries `server` and `client` only parse their arguments and call
 //! [`server::run`] and [`client::run`].
+//!
+//! Lab 2, the room, reuses the helpers and adds:
+//!
+//! - [`room`]: `room`, a server with a helper process per client
+//!   (`room-helper`), pipes, shared memory, signals and idle timers;
+//! - [`select_client`]: `select-client`, the client written with `select()`.
 
 pub mod cli;
 pub mod client;
 pub mod framing;
 pub mod protocol;
+pub mod room;
+pub mod select_client;
 pub mod server;
 pub mod sys;
 pub mod w_epoll;

@@ -28,6 +28,12 @@ pub const DISCONNECTED: &[u8] = b"(disconnected)";
 /// connection.
 pub const SERVER_CLOSED: &str = "[SERVER] Connection closed.";
 
+/// What the room sends a user it disconnects for sending no line for
+/// `secs` seconds (lab 2), on a line of its own (without its `\n`).
+pub fn idle_notice(secs: u32) -> String {
+    format!("[SERVER] Disconnected: idle for {secs} s.")
+}
+
 /// A client's name in the chat: its address as the server sees it, in
 /// brackets, for example `[127.0.0.1:40312]`.
 pub fn tag(peer: SocketAddr) -> String {
