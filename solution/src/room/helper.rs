@@ -241,7 +241,7 @@ impl Helper {
             closing_at,
             ..
         } = self;
-        let mut copied = Ok(());
+        let mut copied: io::Result<()> = Ok(());
         // TODO 24: Carry out each whole order (`orders.take_orders`, which
         //          calls you back with each): `Order::Slot(slot)`: append
         //          the slot's message to `outbox` (`ring.copy_out(slot as

@@ -82,9 +82,9 @@ pub fn run(args: &RoomArgs) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
     let helper_exe = spawn::helper_path()?;
+    let ring = SlotRing::create(&ring_name(std::process::id()))?;
     signals::ignore_sigpipe()?;
     let signals = signals::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM])?;
-    let ring = SlotRing::create(&ring_name(std::process::id()))?;
     let mut room = Room::new(listener, signals, ring, helper_exe, args.idle_secs)?;
 
     // The readiness line: everything is in place, clients may connect.
@@ -286,18 +286,7 @@ impl Room {
     /// plus re-arming the alarm whenever the nearest one changes, and one
     /// more signal interrupting system calls.)
     fn timeout_ms(&self, now: Instant) -> c_int {
-        // The nearest of: the first idle deadline; while messages wait for
-        // a full ring, the moment the holders of the slot they need count
-        // as stuck; while accepting is paused, the next try.
-        let mut nearest = self.deadlines.first().map(|&(when, _)| when);
-        if !self.waiting.is_empty() {
-            let stuck_at = self.slots[self.next_slot].sent_at + STUCK_AFTER;
-            nearest = Some(nearest.map_or(stuck_at, |when| when.min(stuck_at)));
-        }
-        if !self.accepting {
-            let retry = now + PAUSED_WAIT;
-            nearest = Some(nearest.map_or(retry, |when| when.min(retry)));
-        }
+        let nearest = self.nearest_deadline(now);
         // TODO 30: Turn `nearest` into the timeout of `epoll_wait`, in
         //          milliseconds: -1 (for ever) when it is `None`; otherwise
         //          the time left until it
@@ -316,6 +305,18 @@ impl Room {
             }
         }
         // END SOLUTION
+    }
+
+    /// The nearest of: the first idle deadline; while messages wait for a
+    /// full ring, the moment the holders of the slot they need count as
+    /// stuck; while accepting is paused, the next try. `None` if there is
+    /// nothing to wait for but events.
+    fn nearest_deadline(&self, now: Instant) -> Option<Instant> {
+        let idle = self.deadlines.first().map(|&(when, _)| when);
+        let stuck =
+            (!self.waiting.is_empty()).then(|| self.slots[self.next_slot].sent_at + STUCK_AFTER);
+        let retry = (!self.accepting).then(|| now + PAUSED_WAIT);
+        [idle, stuck, retry].into_iter().flatten().min()
     }
 
     /// Handles the signals that came: the self-pipe was readable.

@@ -12,7 +12,9 @@
 //! kernel closes it at `exec`, so a helper never inherits the listener, the
 //! epoll instance, the self-pipe or other clients' sockets and pipes. In the
 //! child, between `fork` and `exec`, we clear that flag on exactly the three
-//! descriptors the helper needs. Each side then closes the ends it does not
+//! descriptors the helper needs, after setting it on every other one (the
+//! room may have inherited descriptors it never opened, from whatever
+//! started it, without the flag). Each side then closes the ends it does not
 //! use: a pipe reports end-of-file only once *every* copy of its write end
 //! is closed, so a stray copy would keep the other side waiting for ever.
 
@@ -23,7 +25,7 @@ use std::net::TcpStream;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 
-use libc::c_char;
+use libc::{c_char, c_int, c_uint};
 
 use super::signals::pipe;
 use crate::sys::{check, with_context};
@@ -92,7 +94,12 @@ pub fn spawn(exe: &CStr, socket: TcpStream) -> io::Result<Helper> {
         // The child. (A signal that arrives before exec runs the room's
         // handler here, which writes to this copy of the self-pipe: the room
         // wakes for nothing, and exec closes the copy.)
-        // TODO 20: In the child: clear close-on-exec on each descriptor of
+        // TODO 20: In the child: first make every descriptor from 3 up
+        //          close-on-exec, those the room inherited from whoever
+        //          started it included (`libc::close_range(3, c_uint::MAX,
+        //          libc::CLOSE_RANGE_CLOEXEC as c_int)`; if the kernel is too
+        //          old for it, go on: the room's own are close-on-exec
+        //          anyway). Then clear close-on-exec on each descriptor of
         //          `kept` with `libc::fcntl(fd, libc::F_SETFD, 0)`; close the
         //          room's ends of the pipes (`down_write`, `up_read`) with
         //          `libc::close`; then `libc::execv(exe.as_ptr(),
@@ -103,6 +110,9 @@ pub fn spawn(exe: &CStr, socket: TcpStream) -> io::Result<Helper> {
         //          room's clean-up in the copy). Only async-signal-safe
         //          calls here: no `?`, no `eprintln!`, no allocation.
         // BEGIN SOLUTION
+        // SAFETY: close_range takes no pointers; with CLOSE_RANGE_CLOEXEC it
+        // only sets a flag on the descriptors that are open.
+        unsafe { libc::close_range(3, c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as c_int) };
         for fd in kept {
             // SAFETY: fcntl(F_SETFD) takes no pointers; `fd` is open.
             if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
