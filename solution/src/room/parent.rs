@@ -376,6 +376,13 @@ impl Room {
     /// ACCEPTS_PER_ROUND.
     fn accept_clients(&mut self) -> io::Result<()> {
         for _ in 0..ACCEPTS_PER_ROUND {
+            // The helper's pipes first: without descriptors for them, the
+            // newcomer waits in the backlog until a client leaves.
+            let pipes = match spawn::Pipes::new() {
+                Ok(pipes) => pipes,
+                Err(err) if is_out_of_descriptors(&err) => return self.pause_accepting(),
+                Err(err) => return Err(with_context(err, "make a helper's pipes")),
+            };
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
@@ -389,10 +396,10 @@ impl Room {
             let Ok(peer) = stream.peer_addr() else {
                 continue;
             };
-            if let Err(err) = self.admit(stream, protocol::tag(peer)) {
-                // Starting a helper fails for lack of descriptors (pipes),
-                // processes (fork) or memory: wait a moment before taking
-                // more. The connection is closed.
+            if let Err(err) = self.admit(stream, protocol::tag(peer), pipes) {
+                // Starting a helper fails for lack of processes (fork) or
+                // memory: wait a moment before taking more. This connection
+                // is closed.
                 eprintln!("could not take a new client: {err}");
                 return self.pause_accepting();
             }
@@ -402,8 +409,8 @@ impl Room {
 
     /// Starts a helper for an accepted connection and makes it a member of
     /// the room.
-    fn admit(&mut self, stream: TcpStream, tag: String) -> io::Result<()> {
-        let helper = spawn::spawn(&self.helper_exe, stream)?;
+    fn admit(&mut self, stream: TcpStream, tag: String, pipes: spawn::Pipes) -> io::Result<()> {
+        let helper = spawn::spawn(&self.helper_exe, stream, pipes)?;
         let fd = helper.from_helper.as_raw_fd();
         // If this fails, dropping `helper` closes its pipes: the helper sees
         // their end and exits, and SIGCHLD reaps it.

@@ -114,7 +114,8 @@ impl SelfPipe {
 /// Makes the self-pipe and installs [`on_signal`] for `signals`. Call once,
 /// before any child exists.
 pub fn install(signals: &[c_int]) -> io::Result<SelfPipe> {
-    let (read, write) = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+    let (read, write) = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .map_err(|err| with_context(err, "make the self-pipe"))?;
     WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
     for &signal in signals {
         // TODO 19: Install `on_signal` as the handler of `signal` with
@@ -163,14 +164,14 @@ pub fn ignore_sigpipe() -> io::Result<()> {
 }
 
 /// A pipe with `flags` (`O_CLOEXEC`, `O_NONBLOCK`) on both ends: (read end,
-/// write end).
+/// write end). The error is errno as it is, without context, so that the
+/// caller can tell "out of descriptors" (EMFILE, ENFILE) from the rest.
 pub fn pipe(flags: c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
-    check(
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        unsafe { libc::pipe2(fds.as_mut_ptr(), flags) },
-        "make a pipe",
-    )?;
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
     // SAFETY: pipe2 succeeded, so fds[0] is an open descriptor owned by
     // nobody else.
     let read = unsafe { OwnedFd::from_raw_fd(fds[0]) };

@@ -33,6 +33,35 @@ use crate::sys::{check, with_context};
 /// The helper's file name: it lies next to the `room` executable.
 pub const HELPER_NAME: &str = "room-helper";
 
+/// The two pipes between the room and a helper, made before the connection
+/// is accepted: if there are no descriptors left for them, the connection
+/// waits in the listener's backlog instead of being accepted and dropped.
+#[derive(Debug)]
+pub struct Pipes {
+    /// Room to helper: the helper reads `down_read` (its PIPE_IN).
+    down_read: OwnedFd,
+    down_write: OwnedFd,
+    /// Helper to room: the helper writes `up_write` (its PIPE_OUT).
+    up_read: OwnedFd,
+    up_write: OwnedFd,
+}
+
+impl Pipes {
+    /// Makes both pipes, close-on-exec like every descriptor of the room
+    /// (the child clears the flag on its own ends only). The error is
+    /// errno as it is, so that the caller can tell EMFILE.
+    pub fn new() -> io::Result<Self> {
+        let (down_read, down_write) = pipe(libc::O_CLOEXEC)?;
+        let (up_read, up_write) = pipe(libc::O_CLOEXEC)?;
+        Ok(Self {
+            down_read,
+            down_write,
+            up_read,
+            up_write,
+        })
+    }
+}
+
 /// A helper the room started: its process, and the room's ends of its
 /// pipes (non-blocking, close-on-exec).
 #[derive(Debug)]
@@ -60,14 +89,17 @@ pub fn helper_path() -> io::Result<CString> {
         .map_err(|_| io::Error::other("the helper's path holds a NUL byte"))
 }
 
-/// Starts `room-helper` (at `exe`) for the client on `socket`. The room's
-/// copy of the socket is closed on return: from now on only the helper
-/// talks to the client.
-pub fn spawn(exe: &CStr, socket: TcpStream) -> io::Result<Helper> {
-    // Close-on-exec, like every descriptor of the room; the child clears
-    // the flag on its own ends only.
-    let (down_read, down_write) = pipe(libc::O_CLOEXEC)?; // room -> helper
-    let (up_read, up_write) = pipe(libc::O_CLOEXEC)?; // helper -> room
+/// Starts `room-helper` (at `exe`) for the client on `socket`, connected to
+/// the room by `pipes`. The room's copy of the socket and the helper's ends
+/// of the pipes are closed on return: from now on only the helper talks to
+/// the client.
+pub fn spawn(exe: &CStr, socket: TcpStream, pipes: Pipes) -> io::Result<Helper> {
+    let Pipes {
+        down_read,
+        down_write,
+        up_read,
+        up_write,
+    } = pipes;
     let kept: [RawFd; 3] = [
         socket.as_raw_fd(),
         down_read.as_raw_fd(),

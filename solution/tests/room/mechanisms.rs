@@ -519,6 +519,61 @@ fn when_the_ring_wraps_onto_a_stuck_helper_its_client_is_disconnected() {
 }
 
 #[test]
+fn out_of_descriptors_newcomers_wait_in_the_backlog_and_all_get_in() {
+    run(|c| {
+        let room = Room::start_with_fd_limit(c, 32)?;
+        let observer = c.peer(room.port())?;
+        let crowd_size = 30;
+        c.step(format!(
+            "{crowd_size} peers Q1 ... Q{crowd_size} connect and say hello, more than 32 \
+             descriptors serve (the room holds two pipes per client)"
+        ));
+        let mut crowd = HashMap::new();
+        for i in 1..=crowd_size {
+            let mut peer = c.peer_named(
+                room.port(),
+                &format!("Q{i}"),
+                PeerOptions {
+                    reads: false,
+                    quiet: true,
+                    ..PeerOptions::default()
+                },
+            )?;
+            peer.send_quietly(b"hello\n")?;
+            crowd.insert(format!("{} hello", peer.tag), peer);
+        }
+        room.stderr
+            .expect_bytes_somewhere(b"out of file descriptors", c.until())
+            .map_err(|failure| failure.after("the room never ran out of descriptors"))?;
+        c.step(format!(
+            "measure for {:?}, while newcomers wait, how long the room runs",
+            procfs::IDLE_WINDOW
+        ));
+        let busy =
+            procfs::busy_ms_while_idle(room.pid(), procfs::IDLE_WINDOW).map_err(proc_error)?;
+        if busy > procfs::IDLE_CPU_MS {
+            return Err(Failure::new(format!(
+                "out of descriptors, the room spun: busy {busy} ms of {:?}",
+                procfs::IDLE_WINDOW
+            )));
+        }
+        c.step("each Q leaves as soon as its hello reaches the observer; every Q must get in");
+        let mut greeted = 0;
+        while greeted < crowd_size {
+            let line = observer.next_line().map_err(|failure| {
+                failure.after(format!("after {greeted} of the {crowd_size} hellos"))
+            })?;
+            let line = String::from_utf8_lossy(&line).into_owned();
+            if let Some(peer) = crowd.remove(&line) {
+                greeted += 1;
+                peer.close();
+            }
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn bad_arguments_print_the_usage_and_exit_2() {
     for args in [
         &["--idle"][..],

@@ -2,6 +2,7 @@
 //! `/proc` shows of the room's children.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,8 @@ pub struct Room {
     /// Its standard output after the readiness line (kept, so that the
     /// room never blocks on a full pipe).
     _stdout: Inbox,
+    /// What it logs.
+    pub stderr: Inbox,
 }
 
 impl Room {
@@ -50,8 +53,35 @@ impl Room {
     /// stderr are shown when the test fails.
     pub fn start(c: &Context, args: &[&str]) -> Result<Room, Failure> {
         c.step(format!("start room {} 0", args.join(" ")));
-        let mut child = Command::new(room_exe())
-            .args(args)
+        Room::start_with(c, Command::new(room_exe()).args(args))
+    }
+
+    /// Starts `room 0` with at most `limit` open descriptors.
+    pub fn start_with_fd_limit(c: &Context, limit: u64) -> Result<Room, Failure> {
+        c.step(format!(
+            "start room 0 with a limit of {limit} open descriptors"
+        ));
+        let mut command = Command::new(room_exe());
+        // SAFETY: the closure runs in the child between fork and exec, and
+        // only calls setrlimit, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                let rlimit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Room::start_with(c, &mut command)
+    }
+
+    fn start_with(c: &Context, command: &mut Command) -> Result<Room, Failure> {
+        let mut child = command
             .arg("0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -59,13 +89,14 @@ impl Room {
             .spawn()
             .map_err(|err| Failure::new(format!("could not start {}: {err}", room_exe())))?;
         let stdout = c.watch("the room's stdout", child.stdout.take().expect("piped"));
-        c.watch("the room's stderr", child.stderr.take().expect("piped"));
+        let stderr = c.watch("the room's stderr", child.stderr.take().expect("piped"));
         let port = harness::process::ready_port("the room", &stdout, c.until());
         // Made before `?`, so that dropping it ends the room on a failure.
         let mut room = Room {
             child,
             port: 0,
             _stdout: stdout,
+            stderr,
         };
         room.port = port?;
         Ok(room)
