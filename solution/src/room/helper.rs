@@ -146,7 +146,8 @@ impl Helper {
                 None => -1,
                 Some(at) => {
                     let left = at.saturating_duration_since(Instant::now());
-                    c_int::try_from(left.as_millis()).unwrap_or(c_int::MAX)
+                    // Rounded up, so as not to wake just before it.
+                    c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(c_int::MAX)
                 }
             };
             // TODO 22: Fill an array of two `libc::pollfd`, rebuilt every

@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use libc::c_int;
 
 use super::records::{Order, RecordBuffer, Report};
-use super::shm::{SLOTS, SlotRing, ring_name};
+use super::shm::{self, SLOTS, SlotRing, ring_name};
 use super::signals::{self, SelfPipe};
 use super::spawn;
 use crate::cli::RoomArgs;
@@ -82,6 +82,7 @@ pub fn run(args: &RoomArgs) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
     let helper_exe = spawn::helper_path()?;
+    shm::remove_stale_rings();
     let ring = SlotRing::create(&ring_name(std::process::id()))?;
     signals::ignore_sigpipe()?;
     let signals = signals::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM])?;

@@ -574,6 +574,30 @@ fn out_of_descriptors_newcomers_wait_in_the_backlog_and_all_get_in() {
 }
 
 #[test]
+fn a_room_removes_the_rings_of_rooms_that_were_killed() {
+    run(|c| {
+        // A process id above pid_max belongs to no process, ever.
+        let pid_max: u64 = fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(4_194_304);
+        let stale = format!("/dev/shm/chat-room-{}", pid_max + 1);
+        c.step(format!(
+            "make {stale}, as a room killed by SIGKILL leaves its ring"
+        ));
+        fs::write(&stale, b"").map_err(|err| Failure::new(format!("write {stale}: {err}")))?;
+        let _room = Room::start(c, &[])?;
+        if fs::exists(&stale).unwrap_or(true) {
+            let _ = fs::remove_file(&stale);
+            return Err(Failure::new(format!(
+                "the room started and left {stale}, whose process is gone"
+            )));
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn bad_arguments_print_the_usage_and_exit_2() {
     for args in [
         &["--idle"][..],
