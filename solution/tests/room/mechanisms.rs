@@ -18,8 +18,8 @@ use crate::procs::{Room, children, cmdline, eventually, run, shm_path, zombies};
 const IDLE_MARGIN: Duration = Duration::from_millis(500);
 
 /// The room's STUCK_AFTER: how long a helper may hold the slot a full ring
-/// needs.
-const STUCK_AFTER: Duration = Duration::from_secs(1);
+/// needs, once the room waits for it.
+const STUCK_AFTER: Duration = Duration::from_secs(2);
 
 /// The number of slots of the room's ring.
 const SLOTS: usize = 256;
