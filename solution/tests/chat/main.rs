@@ -15,3 +15,4 @@ mod peer;
 mod procfs;
 mod procs;
 mod server;
+mod terminal;
