@@ -112,8 +112,8 @@ impl Throughput {
             } else {
                 0.0
             },
-            p50_ms: ms(outcome.latency.quantile(0.50)),
-            p99_ms: ms(outcome.latency.quantile(0.99)),
+            p50_ms: ms(outcome.latency.value_at_quantile(0.50)),
+            p99_ms: ms(outcome.latency.value_at_quantile(0.99)),
             max_ms: ms(outcome.latency.max()),
             lost: outcome.lost(),
             missing: outcome.missing(),
