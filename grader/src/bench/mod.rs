@@ -16,7 +16,6 @@
 pub mod load;
 pub mod report;
 
-use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -89,33 +88,18 @@ pub enum Format {
 
 /// Why the bench could not run (exit status 2). Lost lines are not an
 /// error: they are a result.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The arguments ask for something the bench cannot do.
+    #[error("{0}")]
     Usage(String),
     /// The server did not start, did not become ready, or did not let the
     /// clients in.
+    #[error("{0}")]
     Server(String),
     /// A system call of the bench itself failed.
+    #[error("{doing}: {source}")]
     Io { doing: String, source: io::Error },
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Usage(why) | Error::Server(why) => f.write_str(why),
-            Error::Io { doing, source } => write!(f, "{doing}: {source}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// Adds what the bench was doing to an `io::Error`.
