@@ -647,7 +647,7 @@ fn idle_run(
         );
         return Ok(Idle {
             server: shown.to_owned(),
-            mode: "idle",
+            mode: "idle".into(),
             connections: idle,
             connected: 0,
             server_rss_kib: 0,
@@ -657,7 +657,7 @@ fn idle_run(
             idle_window_s: 0.0,
             connect_s: connect_time.as_secs_f64(),
             served_line: false,
-            ended: "server exited",
+            ended: "server exited".into(),
             nofile,
         });
     }
@@ -680,7 +680,7 @@ fn idle_run(
     .doing(|| "wait for the test line".into())?;
     Ok(Idle {
         server: shown.to_owned(),
-        mode: "idle",
+        mode: "idle".into(),
         connections: idle,
         connected,
         server_rss_kib: rss,
@@ -690,7 +690,7 @@ fn idle_run(
         idle_window_s: IDLE_WINDOW.as_secs_f64(),
         connect_s: connect_time.as_secs_f64(),
         served_line: load.probe_seen(),
-        ended: ended.as_str(),
+        ended: ended.as_str().into(),
         nofile,
     })
 }
