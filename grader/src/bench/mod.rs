@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 
-use crate::procfs;
 use crate::sandbox::{self, Contained, Limits};
-use crate::session::submission_env;
-use crate::stream::Stream;
+use crate::launch::submission_env;
+use harness::process::ready_port;
+use harness::{Inbox, procfs};
 
 use load::{Ended, Load, Role};
 use report::{Idle, Nofile, Throughput};
@@ -344,13 +344,13 @@ fn raise_nofile(needed: u64, always: bool) -> Result<Nofile, Error> {
 struct BenchServer {
     process: Contained,
     addr: SocketAddr,
-    stderr: Stream,
+    stderr: Inbox,
 }
 
 impl BenchServer {
     /// Starts the server, contained (its own process group, limits), and
     /// waits for its readiness line until `ready_within` has passed. Like
-    /// `session::Server::start`, without a check's session around it.
+    /// `launch::Server::start`, without a check's context around it.
     fn start(
         mut command: Command,
         shown: &str,
@@ -371,31 +371,24 @@ impl BenchServer {
         // Read both streams to the end in the background, keeping only a
         // transcript: a server that logs every connection must never block
         // on a full pipe, and the grader's memory stays bounded.
-        let stdout = Stream::spawn("the server's stdout", out);
-        let stderr = Stream::spawn("the server's stderr", err);
+        let stdout = Inbox::spawn("the server's stdout", out);
+        let stderr = Inbox::spawn("the server's stderr", err);
         stderr.transcript_only();
-        let line = stdout
-            .next_line(Instant::now() + ready_within)
-            .map_err(|failure| {
+        let port = ready_port("the server", &stdout, Instant::now() + ready_within).map_err(
+            |failure| {
                 Error::Server(format!(
-                    "the server ({shown}) did not print its readiness line `listening on \
-                     0.0.0.0:PORT` within {} s: {}; its stderr: {}",
+                    "the server ({shown}) did not start within {} s: {}{}; its stderr: {}",
                     ready_within.as_secs(),
                     failure.summary,
+                    failure
+                        .seen
+                        .map(|seen| format!(" (its first line: {seen})"))
+                        .unwrap_or_default(),
                     last_lines(&stderr)
                 ))
-            })?;
+            },
+        )?;
         stdout.transcript_only();
-        let port = String::from_utf8_lossy(&line)
-            .strip_prefix("listening on 0.0.0.0:")
-            .and_then(|port| port.parse::<u16>().ok())
-            .filter(|&port| port != 0)
-            .ok_or_else(|| {
-                Error::Server(format!(
-                    "the server's first line is not `listening on 0.0.0.0:PORT`: {}",
-                    crate::stream::show(&line)
-                ))
-            })?;
         Ok(BenchServer {
             process,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -714,7 +707,7 @@ fn print<T: serde::Serialize>(
 
 /// The last few lines a server wrote to a stream, for an error message (a
 /// server that logs every connection has written thousands).
-fn last_lines(stream: &Stream) -> String {
+fn last_lines(stream: &Inbox) -> String {
     const SHOWN: usize = 8;
     let transcript = stream.transcript();
     let lines: Vec<&str> = transcript.lines().collect();

@@ -121,7 +121,7 @@ impl Throughput {
             duplicated: outcome.duplicated,
             out_of_order: outcome.out_of_order,
             corrupt: outcome.corrupt,
-            first_corrupt: outcome.first_corrupt.as_deref().map(crate::stream::show),
+            first_corrupt: outcome.first_corrupt.as_deref().map(harness::show),
             disconnected: outcome.closed,
             server_peak_rss_kib: server_use.peak_rss_kib,
             server_cpu_s: server_use.cpu.as_secs_f64(),
