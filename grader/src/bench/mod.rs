@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 
-use crate::sandbox::{self, Contained, Limits};
 use crate::launch::submission_env;
+use crate::sandbox::{self, Contained, Limits};
 use harness::process::ready_port;
 use harness::{Inbox, procfs};
 
