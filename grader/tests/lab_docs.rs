@@ -533,6 +533,19 @@ fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
             }
         }
     }
+    // The table of checks writes its TODOs without the word.
+    for (name, (line, cells)) in check_table(&lab_text()) {
+        let Some((numbers, _)) = cells.get(2).and_then(|cell| number_list(cell)) else {
+            continue;
+        };
+        let unknown = numbers.iter().any(|n| !now.contains_key(n));
+        if unknown || !numbers.is_disjoint(&changed) {
+            stale.push(format!(
+                "  lab-docs/README.md:{line}: `{}` in the TODOs column of {name}",
+                cells[2]
+            ));
+        }
+    }
     if changed.is_empty() && stale.is_empty() {
         return;
     }
@@ -1145,15 +1158,21 @@ fn sample_report_errors(file: &str, first_line: usize, block: &[&str]) -> Vec<St
             }
         } else if let Some(rest) = line.strip_prefix("Score: ") {
             let points = part_points();
-            let total: u32 = points.values().sum();
             let max: u32 = rest
                 .split(['/', ' '])
                 .nth(1)
                 .and_then(|max| max.parse().ok())
                 .unwrap_or_default();
-            // A whole grading shows every part's points and counts every
-            // check; one of some checks, the checks it shows.
-            let (parts, count) = if max == total {
+            let breakdown = rest
+                .split_once('(')
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .map_or("", |(inside, _)| inside);
+            // A whole grading shows every part, and counts every check; one
+            // of some checks, the checks it shows.
+            let whole = points
+                .keys()
+                .all(|part| breakdown.contains(&format!("{part} ")));
+            let (parts, count) = if whole {
                 (points, CHECKS.len())
             } else {
                 let mut shown = BTreeMap::new();
@@ -1164,10 +1183,14 @@ fn sample_report_errors(file: &str, first_line: usize, block: &[&str]) -> Vec<St
             };
             let expected_max: u32 = parts.values().sum();
             if max != expected_max {
-                say(format!("the checks shown are worth {expected_max}"));
+                say(format!("the checks are worth {expected_max}"));
             }
             for (part, points) in &parts {
-                if !rest.contains(&format!("{part} ")) || !rest.contains(&format!("/{points}")) {
+                let shown = breakdown
+                    .split(", ")
+                    .find_map(|entry| entry.strip_prefix(&format!("{part} ")))
+                    .and_then(|score| score.split('/').nth(1));
+                if shown != Some(&points.to_string()) {
                     say(format!("{part} is worth {points}"));
                 }
             }
@@ -1236,6 +1259,68 @@ fn the_lab_text_shows_what_the_generator_prints_of_the_todos() {
     assert!(
         printed.contains(block),
         "lab-docs/README.md shows\n{block}but the generator prints\n{printed}"
+    );
+}
+
+/// The Rust versions a line asks for: `1.88` where it speaks of Rust or
+/// cargo, and setup.sh's `RUST_MINOR_NEEDED=88`.
+fn rust_versions(line: &str) -> Vec<String> {
+    if let Some(minor) = line.trim().strip_prefix("RUST_MINOR_NEEDED=") {
+        return vec![format!("1.{minor}")];
+    }
+    let lower = line.to_lowercase();
+    if !["rust", "cargo"].iter().any(|word| lower.contains(word)) {
+        return Vec::new();
+    }
+    line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|word| word.trim_end_matches('.'))
+        .filter(|word| {
+            word.split_once('.').is_some_and(|(major, minor)| {
+                major == "1" && minor.len() == 2 && minor.chars().all(|c| c.is_ascii_digit())
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_rust_the_docs_ask_for_is_the_workspaces_rust_version() {
+    let manifest = read(&kit_root().join("Cargo.toml"));
+    let version = manifest
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("rust-version = "))
+        .expect("the workspace's Cargo.toml has a rust-version")
+        .trim_matches('"')
+        .to_owned();
+    let mut wrong = Vec::new();
+    let mut found = 0;
+    for path in count_files() {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            for asked in rust_versions(line) {
+                found += 1;
+                if asked != version {
+                    wrong.push(format!(
+                        "  {}:{}: {asked}: {}",
+                        in_kit(&path),
+                        index + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the workspace's rust-version is {version}, and these ask for another:\n{}",
+        wrong.join("\n")
+    );
+    assert!(found >= 4, "only {found} Rust versions found in the docs");
+    assert_eq!(
+        rust_versions("Rust (1.88 or newer), GLIBC 2.34, Ubuntu 22.04"),
+        ["1.88"]
     );
 }
 
