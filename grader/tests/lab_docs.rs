@@ -1887,6 +1887,588 @@ fn make_and_table_rows_are_read_as_written() {
 }
 
 // ---------------------------------------------------------------------------
+// The instructors' guide, held to the tool
+
+fn guide() -> String {
+    read(&kit_root().join("lab-docs/instructors.md"))
+}
+
+/// What this test does with a command of the guide's shell blocks.
+enum How {
+    /// Runs it (see [`the_guides_commands_work_as_written`]): it must exit
+    /// with `status`, and then each of `then` must hold: `PATH` exists,
+    /// `!PATH` does not, `~TEXT` is in what it printed, `?PROGRAM` is
+    /// installed (else the command is skipped, and the test says so).
+    Run {
+        status: i32,
+        then: &'static [&'static str],
+    },
+    /// The test of this name runs it.
+    By(&'static str),
+    /// Not run here, for this reason.
+    Not(&'static str),
+}
+
+const fn run(status: i32, then: &'static [&'static str]) -> How {
+    How::Run { status, then }
+}
+
+/// Every command of the guide's shell blocks, as the guide writes it
+/// (comments left out, spaces as one), and what this test does with it.
+const GUIDE_COMMANDS: &[(&str, How)] = &[
+    (
+        "make test",
+        How::Not("it is the suite this test is part of"),
+    ),
+    (
+        "cargo run -q -p grader -- --server grader/tests/fixtures/server_echo.py",
+        run(1, &["~server/broadcast"]),
+    ),
+    (
+        "make flake",
+        How::Not(
+            "the solution graded 50 times with every core busy: minutes, on a machine that does nothing else",
+        ),
+    ),
+    (
+        "make flake RUNS=200",
+        How::Not("as `make flake`, four times longer"),
+    ),
+    (
+        "make bench-grader",
+        How::Not("a measurement, on a quiet machine: ten gradings of the solution"),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate",
+        run(1, &["~Score:"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --part server",
+        run(1, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --check server/join",
+        run(1, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --format json --out results.json",
+        run(1, &["results.json"]),
+    ),
+    (
+        "cargo run -q -p grader -- --list",
+        run(0, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- --server ./their_server --client ./their_client",
+        run(1, &["~client/receive"]),
+    ),
+    (
+        "cargo run -q -p grader -- --server ./chat_server.py --part server",
+        run(1, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades/",
+        run(0, &["grades/gradebook.csv", "grades/ada.json"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades/ --jobs 4 --csv gradebook.csv",
+        run(0, &["gradebook.csv"]),
+    ),
+    (
+        "sudo useradd --system --no-create-home --shell /usr/sbin/nologin chatgrader1",
+        How::Not(
+            "makes a system user, as root: `make test-integrity` does, as root, with users of its own",
+        ),
+    ),
+    (
+        "sudo useradd --system --no-create-home --shell /usr/sbin/nologin chatgrader2",
+        How::Not(
+            "makes a system user, as root: `make test-integrity` does, as root, with users of its own",
+        ),
+    ),
+    (
+        "sudo CARGO=/opt/rust/bin/cargo CARGO_HOME=/opt/cargo-home grader batch submissions/ --reports grades/ --user chatgrader1 --user chatgrader2",
+        How::Not(
+            "needs root, the grading users and a toolchain they can run: `make test-integrity` runs this batch as root",
+        ),
+    ),
+    (
+        "cargo run -q -p skeleton -- --out handout/chat",
+        run(
+            0,
+            &[
+                "handout/chat/Cargo.toml",
+                "handout/chat/Cargo.lock",
+                "handout/chat/README.md",
+            ],
+        ),
+    ),
+    ("cp -r lab-docs handout/chat/lab-docs", run(0, &[])),
+    (
+        "rm -r handout/chat/lab-docs/ci handout/chat/lab-docs/instructors.md",
+        run(
+            0,
+            &[
+                "handout/chat/lab-docs/README.md",
+                "handout/chat/lab-docs/protocol.md",
+                "!handout/chat/lab-docs/ci",
+                "!handout/chat/lab-docs/instructors.md",
+            ],
+        ),
+    ),
+    (
+        "cargo build --release -p grader",
+        How::Not(
+            "a release build of the grader: minutes on two cores; every test runs the same code, built for debugging",
+        ),
+    ),
+    (
+        "docker run --rm -v \"$PWD\":/kit -w /kit rust:1-bookworm cargo build --release -p grader",
+        How::Not("needs docker, and the network to pull rust:1-bookworm"),
+    ),
+    (
+        "objdump -T target/release/grader | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1",
+        run(0, &["?objdump", "~GLIBC_"]),
+    ),
+    (
+        "lab-docs/ci/gradescope/make-autograder-zip.sh autograder.zip",
+        run(0, &["autograder.zip", "~upload it"]),
+    ),
+    ("ag=\"$(mktemp -d)\"", run(0, &[])),
+    (
+        "cargo run -q -p skeleton -- --out \"$ag/submission\"",
+        run(0, &[]),
+    ),
+    (
+        "AUTOGRADER_ROOT=\"$ag\" KIT_DIR=\"$PWD\" GRADER=\"$PWD/target/debug/grader\" SKELETON_DIR=\"$ag/skeleton\" lab-docs/ci/gradescope/run_autograder",
+        run(0, &[]),
+    ),
+    (
+        "cat \"$ag/results/results.json\"",
+        run(0, &["~\"max_score\": 100"]),
+    ),
+    (
+        "lab-docs/ci/github-classroom/make-per-check-workflow.sh > lab-docs/ci/github-classroom/classroom-per-check.yml",
+        How::By("the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader"),
+    ),
+];
+
+/// The shell blocks of a Markdown text: for each, its commands with their
+/// line (1-based), as [`command_lines`] reads them, spaces as one.
+fn shell_blocks(text: &str) -> Vec<Vec<(usize, String)>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        if !matches!(lines[index], "```sh" | "```bash" | "```shell") {
+            index += 1;
+            continue;
+        }
+        let mut block = Vec::new();
+        let mut start = None;
+        index += 1;
+        while index < lines.len() && !lines[index].starts_with("```") {
+            let line = lines[index];
+            start.get_or_insert(index + 1);
+            let code = match line.find(" #") {
+                Some(at) => &line[..at],
+                None if line.trim_start().starts_with('#') => "",
+                None => line,
+            };
+            if code.trim_end().ends_with('\\') {
+                block.push((0, code.trim_end().trim_end_matches('\\').to_owned()));
+            } else {
+                block.push((start.take().unwrap_or(index + 1), code.to_owned()));
+            }
+            index += 1;
+        }
+        // Join the continued lines onto the line that ends them.
+        let mut commands: Vec<(usize, String)> = Vec::new();
+        let mut pending = Vec::new();
+        for (line, code) in block {
+            pending.push(code);
+            if line != 0 {
+                let joined = pending
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                pending.clear();
+                if !joined.is_empty() {
+                    commands.push((line, joined));
+                }
+            }
+        }
+        blocks.push(commands);
+        index += 1;
+    }
+    blocks
+}
+
+#[test]
+fn every_command_of_the_guide_is_run_or_said_why_not() {
+    let guide = guide();
+    let shown: Vec<(usize, String)> = shell_blocks(&guide).into_iter().flatten().collect();
+    let mut wrong = Vec::new();
+    for (line, command) in &shown {
+        if !GUIDE_COMMANDS.iter().any(|(listed, _)| listed == command) {
+            wrong.push(format!(
+                "  lab-docs/instructors.md:{line}: `{command}` is in no entry of GUIDE_COMMANDS: \
+                 say how this test runs it, which test does, or why none can"
+            ));
+        }
+    }
+    for (listed, _) in GUIDE_COMMANDS {
+        if !shown.iter().any(|(_, command)| command == listed) {
+            wrong.push(format!(
+                "  GUIDE_COMMANDS lists `{listed}`, which the guide no longer shows"
+            ));
+        }
+    }
+    let source = read(&kit_root().join("grader/tests/lab_docs.rs"));
+    for (listed, how) in GUIDE_COMMANDS {
+        match how {
+            How::By(test) if !source.contains(&format!("#[test]\nfn {test}()")) => wrong.push(
+                format!("  `{listed}` is run by {test}, which is not a test of this file"),
+            ),
+            How::Not(reason) if reason.trim().is_empty() => {
+                wrong.push(format!("  `{listed}` is not run, and no reason is given"));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "grader/tests/lab_docs.rs runs every command of the guide, or says why not:\n{}",
+        wrong.join("\n")
+    );
+    let make = make_commands(&guide, &command_lines(Path::new("x.md"), &guide));
+    assert_make_commands_exist(&make, "lab-docs/instructors.md");
+}
+
+/// A view of the kit to run the guide's commands in, as an instructor
+/// would in the kit's folder: the kit's files through links, its lab-docs
+/// copied (the commands change them), the grader built at
+/// `target/debug/grader` and `target/release/grader`, and what the
+/// examples name: `path/to/crate` and `submissions/ada` (the skeleton),
+/// `their_server`, `their_client`, `chat_server.py` (programs that stop at
+/// once, so that their checks fail fast). Its `grades/`, with the batch's
+/// build folders, is kept from one run to the next.
+fn guide_kit() -> PathBuf {
+    let kit = scratch().join("guide-kit");
+    if let Ok(entries) = fs::read_dir(&kit) {
+        for entry in entries {
+            let path = entry.expect("a folder entry").path();
+            if path.file_name().is_some_and(|name| name == "grades") {
+                continue;
+            }
+            if path.is_dir() && !path.is_symlink() {
+                fs::remove_dir_all(&path).expect("empty the guide's kit");
+            } else {
+                fs::remove_file(&path).expect("empty the guide's kit");
+            }
+        }
+    }
+    fs::create_dir_all(&kit).expect("make the guide's kit");
+    for name in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "Makefile",
+        "solution",
+        "skeleton",
+        "grader",
+    ] {
+        std::os::unix::fs::symlink(kit_root().join(name), kit.join(name)).expect("link the kit");
+    }
+    copy_dir(&kit_root().join("lab-docs"), &kit.join("lab-docs"));
+    for build in ["debug", "release"] {
+        fs::create_dir_all(kit.join("target").join(build)).expect("make target/");
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_grader"),
+            kit.join("target").join(build).join("grader"),
+        )
+        .expect("link the grader");
+    }
+    copy_dir(skeleton(), &kit.join("path/to/crate"));
+    copy_dir(skeleton(), &kit.join("submissions/ada"));
+    for program in ["their_server", "their_client", "chat_server.py"] {
+        let path = kit.join(program);
+        fs::write(
+            &path,
+            "#!/bin/sh\necho \"$0: a stand-in for the guide's example: it stops at once\" >&2\nexit 1\n",
+        )
+        .expect("write a stand-in");
+        let mut permissions = fs::metadata(&path).expect("its metadata").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        fs::set_permissions(&path, permissions).expect("make it executable");
+    }
+    fs::create_dir_all(kit.join("tmp")).expect("make tmp/");
+    kit
+}
+
+fn is_installed(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Runs the guide's shell blocks, each in one shell (a block's lines share
+/// its variables), with the commands [`GUIDE_COMMANDS`] runs; checks what
+/// it says of each. `cargo run -q -p grader --` and
+/// `cargo run -q -p skeleton --` run the programs this test was built with
+/// (the same code, and no second cargo in the kit's build folder); the
+/// crates the grader builds go to a build folder of this test's.
+#[test]
+fn the_guides_commands_work_as_written() {
+    let guide = guide();
+    let kit = guide_kit();
+    let _one_at_a_time = GRADING.lock().unwrap_or_else(|err| err.into_inner());
+    let mut wrong = Vec::new();
+    let mut ran = 0;
+    for (number, block) in shell_blocks(&guide).into_iter().enumerate() {
+        let mut script = String::from("exec 3>guide-status\n");
+        let mut runs = Vec::new();
+        for (line, command) in &block {
+            let Some((_, How::Run { status, then })) =
+                GUIDE_COMMANDS.iter().find(|(listed, _)| listed == command)
+            else {
+                continue;
+            };
+            if let Some(missing) = then
+                .iter()
+                .filter_map(|check| check.strip_prefix('?'))
+                .find(|program| !is_installed(program))
+            {
+                eprintln!(
+                    "lab-docs/instructors.md:{line}: not run, {missing} is not installed: {command}"
+                );
+                continue;
+            }
+            let shell = command
+                .replace("cargo run -q -p grader --", "\"$KIT_GRADER\"")
+                .replace("cargo run -q -p skeleton --", "\"$KIT_SKELETON\"");
+            assert!(
+                !shell.contains("cargo "),
+                "lab-docs/instructors.md:{line}: `{command}` runs cargo: list it as not run, or run \
+                 it here another way"
+            );
+            let out = format!("guide-{number}-{}", runs.len());
+            script.push_str(&format!(
+                "{{ {shell}\n}} >{out}.out 2>{out}.err </dev/null\necho $? >&3\n"
+            ));
+            runs.push((*line, command, *status, *then, out));
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&kit)
+            .env("KIT_GRADER", env!("CARGO_BIN_EXE_grader"))
+            .env("KIT_SKELETON", skeleton_generator())
+            .env("CARGO_TARGET_DIR", scratch().join("guide-build"))
+            .env("TMPDIR", kit.join("tmp"))
+            .output()
+            .expect("run bash");
+        let statuses: Vec<i32> = read(&kit.join("guide-status"))
+            .lines()
+            .filter_map(|status| status.parse().ok())
+            .collect();
+        assert_eq!(statuses.len(), runs.len(), "{}", explain(&output));
+        for ((line, command, status, then, out), got) in runs.into_iter().zip(statuses) {
+            ran += 1;
+            let printed = fs::read_to_string(kit.join(format!("{out}.out"))).unwrap_or_default();
+            let errors = fs::read_to_string(kit.join(format!("{out}.err"))).unwrap_or_default();
+            let mut failed = Vec::new();
+            if got != status {
+                failed.push(format!("exited with {got}, not {status}"));
+            }
+            for check in then {
+                if let Some(text) = check.strip_prefix('~') {
+                    if !printed.contains(text) {
+                        failed.push(format!("printed no `{text}`"));
+                    }
+                } else if let Some(path) = check.strip_prefix('!') {
+                    if kit.join(path).exists() {
+                        failed.push(format!("left {path}"));
+                    }
+                } else if !check.starts_with('?') && !kit.join(check).exists() {
+                    failed.push(format!("made no {check}"));
+                }
+            }
+            if !failed.is_empty() {
+                let tail = |text: &str| {
+                    let lines: Vec<&str> = text.lines().collect();
+                    lines[lines.len().saturating_sub(15)..].join("\n    ")
+                };
+                wrong.push(format!(
+                    "  lab-docs/instructors.md:{line}: `{command}` {}\n    stdout:\n    {}\n    stderr:\n    {}",
+                    failed.join(", "),
+                    tail(&printed),
+                    tail(&errors)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "commands of the guide that do not do what it says, run in {}:\n{}",
+        kit.display(),
+        wrong.join("\n")
+    );
+    assert!(ran >= 15, "only {ran} commands of the guide run");
+}
+
+/// The options of a help text's `Options:` and their defaults
+/// (`[default: X]`), if any.
+fn option_defaults(help: &str) -> BTreeMap<String, Option<String>> {
+    let mut options: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut current = None;
+    let mut in_options = false;
+    for line in help.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            in_options = line == "Options:";
+            continue;
+        }
+        if !in_options {
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('-') {
+            let name = trimmed
+                .split([' ', ',', '='])
+                .find(|word| word.starts_with("--"))
+                .map(str::to_owned);
+            if let Some(name) = &name {
+                options.insert(name.clone(), None);
+            }
+            current = name;
+        }
+        if let (Some(name), Some(at)) = (&current, line.find("[default: ")) {
+            let value = &line[at + 10..];
+            let value = value[..value.find(']').unwrap_or(value.len())].to_owned();
+            options.insert(name.clone(), Some(value));
+        }
+    }
+    options
+}
+
+/// The default a sentence states: `(default X)`, `(default: X)`,
+/// `X by default`.
+fn stated_default(sentence: &str) -> Option<String> {
+    let words: Vec<&str> = sentence.split_whitespace().collect();
+    let clean = |word: &str| {
+        word.trim_matches(|c: char| "()[],.;:`".contains(c))
+            .to_owned()
+    };
+    for (index, word) in words.iter().enumerate() {
+        if *word == "by"
+            && words
+                .get(index + 1)
+                .is_some_and(|next| next.starts_with("default"))
+        {
+            return index.checked_sub(1).map(|i| clean(words[i]));
+        }
+        if word.trim_start_matches('(').starts_with("default") {
+            return words.get(index + 1).map(|next| clean(next));
+        }
+    }
+    None
+}
+
+/// The text of the guide's section `## title`.
+fn guide_section(guide: &str, title: &str) -> String {
+    let start = guide
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("the guide has no section `{title}`"));
+    let rest = &guide[start + 4 + title.len()..];
+    rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
+}
+
+#[test]
+fn the_guide_documents_every_option_with_the_default_the_grader_has() {
+    let guide = guide();
+    let mut wrong = Vec::new();
+    for (args, title) in [
+        (&[][..], "Grading one submission"),
+        (&["batch"][..], "Grading a folder of submissions"),
+    ] {
+        let command = ["grader"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let options = option_defaults(&grader_help(args));
+        assert!(options.contains_key("--jobs"), "{options:?}");
+        for option in options.keys() {
+            if option == "--help" || option == "--version" {
+                continue;
+            }
+            let shown = guide.match_indices(option.as_str()).any(|(at, _)| {
+                let after = guide[at + option.len()..].chars().next();
+                !after.is_some_and(|c| c.is_ascii_lowercase() || c == '-')
+            });
+            if !shown {
+                wrong.push(format!(
+                    "  `{command} {option}` is in no part of the guide: say what it is for"
+                ));
+            }
+        }
+        let section = guide_section(&guide, title).replace('\n', " ");
+        for sentence in section.split(". ") {
+            let named: Vec<&String> = options
+                .keys()
+                .filter(|option| sentence.contains(&format!("`{option}")))
+                .collect();
+            let (Some(stated), [option]) = (stated_default(sentence), &named[..]) else {
+                continue;
+            };
+            let default = options[*option].as_deref().unwrap_or("none");
+            if stated != default {
+                wrong.push(format!(
+                    "  \"{title}\" says the default of `{command} {option}` is {stated}; \
+                     `{command} --help` says {default}: {sentence}"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "lab-docs/instructors.md and the grader's help disagree:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn help_options_and_stated_defaults_are_read_as_written() {
+    let help = "Usage: x\n\nOptions:\n      --jobs <N>\n          How many\n          \n          [default: 8]\n\n      --dir <DIR>\n          The crate\n  -h, --help  Print help\n      --reports <DIR>  Where [default: grades]\n";
+    let options = option_defaults(help);
+    assert_eq!(options["--jobs"].as_deref(), Some("8"));
+    assert_eq!(options["--dir"], None);
+    assert_eq!(options["--reports"].as_deref(), Some("grades"));
+    assert!(options.contains_key("--help"));
+    assert_eq!(
+        stated_default("`--jobs` at a time, 8 by default"),
+        Some("8".into())
+    );
+    assert_eq!(
+        stated_default("`--jobs N` (default 2) grades"),
+        Some("2".into())
+    );
+    assert_eq!(
+        stated_default("`--x` (default: `grades/`)"),
+        Some("grades/".into())
+    );
+    assert_eq!(stated_default("Lower `--jobs` on a loaded machine"), None);
+}
+
+// ---------------------------------------------------------------------------
 // Paths
 
 /// Absolute paths that only exist on some machine: the one where an
