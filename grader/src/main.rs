@@ -50,8 +50,8 @@ struct GradeArgs {
     /// Run only this check, for example server/join (repeatable; see --list).
     #[arg(long = "check", value_name = "NAME")]
     checks: Vec<String>,
-    /// The report's format: human, json (Gradescope's results.json), junit or tap.
-    #[arg(long, default_value = "human")]
+    /// The report's format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
