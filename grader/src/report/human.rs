@@ -4,7 +4,7 @@
 
 use crate::model::{CheckResult, Report};
 
-use super::{Style, failure_text_after, next_step, outcome, part_scores};
+use super::{Style, failure_text_after, next_step, outcome, part_scores, seconds};
 
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
@@ -95,7 +95,9 @@ pub(super) fn render(report: &Report, style: Style) -> String {
     out.push_str(&format!(
         "; {} in {:.1} s\n",
         outcome(report),
-        report.duration.as_secs_f64()
+        // To the millisecond, as the JSON report keeps it: rendered again
+        // from there, the report reads the same.
+        seconds(report.duration)
     ));
     if let Some(next) = next_step(report, "in its section above") {
         out.push_str(&next);

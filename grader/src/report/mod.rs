@@ -2,7 +2,8 @@
 //!
 //! - `human`: the report a student reads on a terminal, with a live progress
 //!   line per check ([`progress_line`]);
-//! - `json`: the shape of Gradescope's `results.json`;
+//! - `json`: the shape of Gradescope's `results.json`, which also reads a
+//!   stored report back ([`json::Results`]) to write it in another format;
 //! - `junit`: JUnit XML, as GitLab reads it;
 //! - `tap`: TAP version 14.
 //!
@@ -11,7 +12,7 @@
 //! same summary, steps, transcripts and hint whichever format CI picked.
 
 mod human;
-mod json;
+pub mod json;
 mod junit;
 mod tap;
 
