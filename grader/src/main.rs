@@ -335,8 +335,8 @@ fn batch(
         }
     }
     let csv = csv.unwrap_or_else(|| batch.reports.join("gradebook.csv"));
-    std::fs::write(&csv, grader::batch::csv(&rows))
-        .with_context(|| format!("write {}", csv.display()))?;
+    let file = File::create(&csv).with_context(|| format!("create {}", csv.display()))?;
+    grader::batch::write_csv(&rows, file).with_context(|| format!("write {}", csv.display()))?;
     let ungraded = rows
         .iter()
         .filter(|row| matches!(row.graded, grader::batch::Graded::NotGraded(_)))
