@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::catalog::CHECKS;
+use crate::report::json::Results;
 use crate::sandbox::{self, Contained, Limits};
 
 /// How long grading one submission may take, its build included.
@@ -71,9 +72,9 @@ impl Batch {
 pub enum Graded {
     /// Graded: points per check name, in table order, and the total.
     Scored {
-        score: u64,
-        max_score: u64,
-        points: Vec<(String, u64)>,
+        score: u32,
+        max_score: u32,
+        points: Vec<(String, u32)>,
     },
     /// Not graded, and why (no crate, the grader failed, out of time).
     NotGraded(String),
@@ -227,18 +228,15 @@ fn run_grader(
 }
 
 fn read_report(path: &Path) -> anyhow::Result<Graded> {
-    let text = fs::read_to_string(path)?;
-    let report: serde_json::Value = serde_json::from_str(&text)?;
-    let number = |value: &serde_json::Value| value.as_u64().context("a number");
-    let mut points = Vec::new();
-    for test in report["tests"].as_array().context("a tests array")? {
-        let name = test["name"].as_str().context("a test name")?.to_owned();
-        points.push((name, number(&test["score"])?));
-    }
+    let results = Results::parse(&fs::read_to_string(path)?)?;
     Ok(Graded::Scored {
-        score: number(&report["score"])?,
-        max_score: number(&report["max_score"])?,
-        points,
+        score: results.score,
+        max_score: results.max_score,
+        points: results
+            .tests
+            .into_iter()
+            .map(|test| (test.name, test.score))
+            .collect(),
     })
 }
 
