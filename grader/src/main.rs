@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use grader::catalog::{self, CHECKS};
-use grader::model::{Part, Report};
+use grader::model::{CheckResult, Failure, Part, Report};
 use grader::report::{self, Format, Style};
 use grader::runner::{self, Plan};
 use grader::sandbox::{self, Limits};
@@ -48,8 +48,8 @@ struct GradeArgs {
     #[arg(long = "part", value_enum, value_name = "PART")]
     parts: Vec<PartArg>,
     /// Run only this check, for example server/join (repeatable; see --list).
-    #[arg(long = "check", value_name = "NAME")]
-    checks: Vec<String>,
+    #[arg(long = "check", value_name = "NAME", value_parser = check_name)]
+    checks: Vec<&'static str>,
     /// The report's format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -62,11 +62,8 @@ struct GradeArgs {
     /// How many checks run at once.
     #[arg(long, default_value_t = 8, value_name = "N")]
     jobs: usize,
-    /// Multiplies every deadline (5 s per step, 40 s per check), for slow
-    /// or crowded machines. A correct submission never waits for a
-    /// deadline, so only failing checks take longer.
-    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = parse_scale)]
-    timeout_scale: f64,
+    #[command(flatten)]
+    timeouts: Timeouts,
     /// When run as root: the unprivileged user that builds and runs the
     /// submission (default: chatgrader, if that user exists; else the
     /// submission runs as root, unprotected).
@@ -74,11 +71,28 @@ struct GradeArgs {
     user: Option<String>,
 }
 
+#[derive(Args, Debug, Clone, Copy)]
+struct Timeouts {
+    /// Multiplies the checks' deadlines (5 s for each thing a check waits
+    /// for, 40 s for a whole check), for slow or crowded machines. A correct
+    /// submission never waits for a deadline, so only failing checks take
+    /// longer. The build and the wrapper tests are not scaled: 10 minutes
+    /// each is far more than they need.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = parse_scale)]
+    timeout_scale: f64,
+}
+
 fn parse_scale(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(scale) if (0.5..=20.0).contains(&scale) => Ok(scale),
         _ => Err(format!("not a factor between 0.5 and 20: {text}")),
     }
+}
+
+fn check_name(name: &str) -> Result<&'static str, String> {
+    catalog::find(name)
+        .map(|check| check.name)
+        .ok_or_else(|| format!("no check is called {name:?}: `grader --list` shows them all"))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,9 +158,11 @@ enum Command {
         /// The gradebook (default: REPORTS/gradebook.csv).
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
-        /// How many submissions are graded at once.
-        #[arg(long, default_value_t = 2, value_name = "N")]
-        jobs: usize,
+        /// How many submissions are graded at once (default: half the cores,
+        /// at least 1). Each grading runs several checks at once, and the
+        /// timing checks need a machine that is not overloaded.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
         /// When run as root: an unprivileged user that builds and runs
         /// submissions (default: chatgrader, if that user exists). Give one
         /// per submission to grade at once (repeat it): two gradings never
@@ -279,9 +295,10 @@ fn batch(
     submissions: PathBuf,
     reports: PathBuf,
     csv: Option<PathBuf>,
-    jobs: usize,
+    jobs: Option<usize>,
     users: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let jobs = jobs.unwrap_or_else(half_the_cores);
     sandbox::install().context("prepare to contain the graders it starts")?;
     let users = if users.is_empty() {
         grading_account(None)?.into_iter().collect()
@@ -355,6 +372,13 @@ fn batch(
     })
 }
 
+/// Half the cores, at least one: what `batch --jobs` advises.
+fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+}
+
+/// Grades one submission: builds it (or takes the executables given), runs
+/// the checks and writes the report.
 fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         list_checks();
@@ -362,101 +386,36 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     }
     sandbox::install().context("prepare to contain the submission's processes")?;
     let started = Instant::now();
-    let reference = std::env::current_exe().context("find the grader's own executable")?;
     let building = args.server.is_none() && args.client.is_none();
     let protection = grading_user(args.user.as_deref(), building)?;
-    let mut parts: Vec<Part> = if args.parts.is_empty() {
-        Part::ALL.to_vec()
-    } else {
-        args.parts.iter().map(|&p| p.into()).collect()
-    };
-
-    let mut config = Config {
-        server: None,
-        client: None,
-        reference,
-        step: Duration::from_secs(5).mul_f64(args.timeout_scale),
-        check_limit: Duration::from_secs(40).mul_f64(args.timeout_scale),
-        limits: Limits::SUBMISSION,
-    };
-    let mut build_failure = None;
-    let mut wrapper_crate = None;
-    let label;
-    if args.server.is_some() || args.client.is_some() {
-        config.server = args.server.map(absolute).transpose()?;
-        config.client = args.client.map(absolute).transpose()?;
-        parts.retain(|part| match part {
-            Part::Wrapper => false,
-            Part::Server => config.server.is_some(),
-            Part::Client => config.client.is_some(),
-        });
-        label = [("server", &config.server), ("client", &config.client)]
-            .iter()
-            .filter_map(|(what, exe)| exe.as_ref().map(|e| format!("{what} {}", e.display())))
-            .collect::<Vec<_>>()
-            .join(", ");
-    } else {
+    let mut config = check_config(args.timeouts)?;
+    let subject = if building {
         let dir = args.dir.unwrap_or_else(|| PathBuf::from("support"));
-        label = dir.display().to_string();
-        if io::stderr().is_terminal() {
-            eprintln!("building {label} ...");
-        }
-        match submission::build(&dir) {
-            Ok(built) => {
-                // The processes under test must be these files: the
-                // checks compare /proc/PID/exe with them.
-                for exe in [&built.server, &built.client].into_iter().flatten() {
-                    grader::session::expect_built(exe)
-                        .with_context(|| format!("read {}", exe.display()))?;
-                }
-                config.server = built.server;
-                config.client = built.client;
-                wrapper_crate = Some((built.crate_dir, built.target_dir));
-            }
-            Err(BuildError::NotACrate(why) | BuildError::Setup(why)) => bail!(why),
-            Err(BuildError::Failed(failure)) => build_failure = Some(failure),
-        }
-        // Whatever the build left running (a build script's daemon) is
-        // stopped before anything is checked.
-        sandbox::kill_strays();
-    }
-    if parts.is_empty() {
-        bail!("nothing to grade: the parts asked for need executables that were not given");
-    }
-    for name in &args.checks {
-        if catalog::find(name).is_none() {
-            bail!("no check is called {name:?}: `grader --list` shows them all");
-        }
-    }
-    let wanted = |check: &catalog::Check| {
-        args.checks.is_empty() || args.checks.iter().any(|name| name == check.name)
+        build_crate(dir, &mut config)?
+    } else {
+        given_executables(args.server, args.client, &mut config)?
     };
-
+    let parts = parts_to_grade(&args.parts, &config, building)?;
+    let wanted = |check: &catalog::Check| {
+        parts.contains(&check.part) && (args.checks.is_empty() || args.checks.contains(&check.name))
+    };
     let plan = Plan {
-        checks: CHECKS
-            .iter()
-            .filter(|check| parts.contains(&check.part) && wanted(check))
-            .collect(),
-        build_failure: build_failure.or_else(|| missing_executable(&config, &parts)),
+        checks: CHECKS.iter().filter(|check| wanted(check)).collect(),
+        build_failure: subject
+            .build_failure
+            .or_else(|| missing_executable(&config, &parts)),
         config: Arc::new(config),
-        wrapper_crate,
+        wrapper_crate: subject.wrapper_crate,
         jobs: args.jobs,
     };
-    let live = io::stderr().is_terminal();
-    let progress_style = Style { color: live };
-    let progress = move |result: &grader::model::CheckResult| {
-        if live {
-            eprintln!("{}", report::progress_line(result, progress_style));
-        }
-    };
-    let results = runner::run(&plan, &progress);
+    let results = run_checks(&plan);
     // Everything the submission started is gone before the report exists:
     // nothing of it can rewrite the report once written.
     sandbox::cleanup();
     let report = Report {
         submission: match &protection {
-            Some(note) => format!("{label} ({note})"),
-            None => label,
+            Some(note) => format!("{} ({note})", subject.label),
+            None => subject.label,
         },
         results,
         duration: started.elapsed(),
@@ -467,6 +426,127 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What the checks run on: what the report calls it, and what its build
+/// gave.
+struct Subject {
+    label: String,
+    /// Why nothing can run (the crate does not compile): every check fails
+    /// with it.
+    build_failure: Option<Failure>,
+    /// The crate and its build folder, for the wrapper tests.
+    wrapper_crate: Option<(PathBuf, PathBuf)>,
+}
+
+/// What the checks are given; the executables are set by what is graded.
+fn check_config(timeouts: Timeouts) -> anyhow::Result<Config> {
+    Ok(Config {
+        server: None,
+        client: None,
+        reference: std::env::current_exe().context("find the grader's own executable")?,
+        step: Duration::from_secs(5).mul_f64(timeouts.timeout_scale),
+        check_limit: Duration::from_secs(40).mul_f64(timeouts.timeout_scale),
+        limits: Limits::SUBMISSION,
+    })
+}
+
+/// Builds the crate in `dir` for the checks. A crate that does not compile
+/// is graded (every check fails with the compiler's message); a folder
+/// that is not a crate cannot be.
+fn build_crate(dir: PathBuf, config: &mut Config) -> anyhow::Result<Subject> {
+    let mut subject = Subject {
+        label: dir.display().to_string(),
+        build_failure: None,
+        wrapper_crate: None,
+    };
+    if io::stderr().is_terminal() {
+        eprintln!("building {} ...", subject.label);
+    }
+    match submission::build(&dir) {
+        Ok(built) => {
+            // The processes under test must be these files: the checks
+            // compare /proc/PID/exe with them.
+            for exe in [&built.server, &built.client].into_iter().flatten() {
+                grader::session::expect_built(exe)
+                    .with_context(|| format!("read {}", exe.display()))?;
+            }
+            config.server = built.server;
+            config.client = built.client;
+            subject.wrapper_crate = Some((built.crate_dir, built.target_dir));
+        }
+        Err(BuildError::NotACrate(why) | BuildError::Setup(why)) => bail!(why),
+        Err(BuildError::Failed(failure)) => subject.build_failure = Some(failure),
+    }
+    // Whatever the build left running (a build script's daemon) is stopped
+    // before anything is checked.
+    sandbox::kill_strays();
+    Ok(subject)
+}
+
+/// Executables given on the command line, in any language.
+fn given_executables(
+    server: Option<PathBuf>,
+    client: Option<PathBuf>,
+    config: &mut Config,
+) -> anyhow::Result<Subject> {
+    config.server = server.map(absolute).transpose()?;
+    config.client = client.map(absolute).transpose()?;
+    let label = [("server", &config.server), ("client", &config.client)]
+        .iter()
+        .filter_map(|(what, exe)| exe.as_ref().map(|e| format!("{what} {}", e.display())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Subject {
+        label,
+        build_failure: None,
+        wrapper_crate: None,
+    })
+}
+
+/// The parts asked for (all by default), less those that cannot be graded
+/// without a crate: the wrapper, and a part whose executable is not given.
+fn parts_to_grade(asked: &[PartArg], config: &Config, building: bool) -> anyhow::Result<Vec<Part>> {
+    let mut parts: Vec<Part> = if asked.is_empty() {
+        Part::ALL.to_vec()
+    } else {
+        asked.iter().map(|&p| p.into()).collect()
+    };
+    if !building {
+        parts.retain(|part| match part {
+            Part::Wrapper => false,
+            Part::Server => config.server.is_some(),
+            Part::Client => config.client.is_some(),
+        });
+    }
+    if parts.is_empty() {
+        bail!("nothing to grade: the parts asked for need executables that were not given");
+    }
+    Ok(parts)
+}
+
+/// The hint of every check when nothing could run: the checks' own hints
+/// point at TODOs, which are not the problem yet.
+const NOT_BUILT_HINT: &str = "Nothing was checked: fix what the first line says first \
+    (`cargo build` shows the compiler's errors in full), then grade again.";
+
+/// Runs the plan, printing each check's line as it ends when stderr is a
+/// terminal.
+fn run_checks(plan: &Plan) -> Vec<CheckResult> {
+    let live = io::stderr().is_terminal();
+    let style = Style { color: live };
+    let progress = move |result: &CheckResult| {
+        if live {
+            eprintln!("{}", report::progress_line(result, style));
+        }
+    };
+    let mut results = runner::run(plan, &progress);
+    if plan.build_failure.is_some() {
+        for result in &mut results {
+            result.hint = NOT_BUILT_HINT.to_owned();
+        }
+    }
+    results
 }
 
 /// Decides who runs the submission. As root, that is the grading user
@@ -541,7 +621,7 @@ fn find_program(program: &std::ffi::OsStr) -> Option<PathBuf> {
 
 /// A crate that built but lacks the `server` or `client` binary cannot be
 /// graded for that part: say so in every check rather than crash.
-fn missing_executable(config: &Config, parts: &[Part]) -> Option<grader::model::Failure> {
+fn missing_executable(config: &Config, parts: &[Part]) -> Option<Failure> {
     let missing: Vec<&str> = [
         (Part::Server, &config.server, "server"),
         (Part::Client, &config.client, "client"),
@@ -551,7 +631,7 @@ fn missing_executable(config: &Config, parts: &[Part]) -> Option<grader::model::
     .map(|(_, _, name)| name)
     .collect();
     (!missing.is_empty()).then(|| {
-        grader::model::Failure::new(format!(
+        Failure::new(format!(
             "the crate has no `{}` binary (src/bin/{}.rs)",
             missing.join("` or `"),
             missing[0]
