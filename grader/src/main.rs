@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use grader::batch::{Graded, Row, Shard};
 use grader::catalog::{self, CHECKS};
 use grader::model::{CheckResult, Failure, Part, Report};
+use grader::report::json::Results;
 use grader::report::{self, Format, Style};
 use grader::runner::{self, Plan};
 use grader::sandbox::{self, Limits};
@@ -74,7 +76,8 @@ struct GradeArgs {
 #[derive(Args, Debug, Clone, Copy)]
 struct Timeouts {
     /// Multiplies the checks' deadlines (5 s for each thing a check waits
-    /// for, 40 s for a whole check), for slow or crowded machines. A correct
+    /// for, 40 s for a whole check) and, in a batch, the bound on each
+    /// grading (15 minutes), for slow or crowded machines. A correct
     /// submission never waits for a deadline, so only failing checks take
     /// longer. The build and the wrapper tests are not scaled: 10 minutes
     /// each is far more than they need.
@@ -147,29 +150,67 @@ enum Command {
     /// some were, 2 when it could not run.
     Bench(grader::bench::Args),
     /// Grades every crate in a folder (one subfolder per student) into a
-    /// gradebook CSV and one JSON report per submission. Exit status 0 when
-    /// every submission was graded, 2 when some could not be.
-    Batch {
-        /// The folder of submissions.
-        submissions: PathBuf,
-        /// Where the reports, logs and build folders go.
-        #[arg(long, value_name = "DIR", default_value = "grades")]
-        reports: PathBuf,
-        /// The gradebook (default: REPORTS/gradebook.csv).
+    /// gradebook CSV and, per submission, a JSON report and the same report
+    /// as text. Exit status 0 when every submission was graded, 2 when some
+    /// could not be.
+    Batch(BatchArgs),
+    /// Merges the report folders of batches (one per shard, say) into one
+    /// gradebook CSV, the same as one batch over the whole folder writes.
+    /// Exit status 0 when every submission in it was graded, 2 when some
+    /// were not or the reports could not be read.
+    Gradebook {
+        /// The report folders (`batch --reports DIR`).
+        #[arg(required = true, value_name = "DIR")]
+        reports: Vec<PathBuf>,
+        /// Write the gradebook to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
-        csv: Option<PathBuf>,
-        /// How many submissions are graded at once (default: half the cores,
-        /// at least 1). Each grading runs several checks at once, and the
-        /// timing checks need a machine that is not overloaded.
-        #[arg(long, value_name = "N")]
-        jobs: Option<usize>,
-        /// When run as root: an unprivileged user that builds and runs
-        /// submissions (default: chatgrader, if that user exists). Give one
-        /// per submission to grade at once (repeat it): two gradings never
-        /// share a user, so there are at most as many jobs as users.
-        #[arg(long = "user", value_name = "NAME")]
-        users: Vec<String>,
+        out: Option<PathBuf>,
     },
+    /// Writes a stored JSON report (`--format json`, or a batch's
+    /// NAME.json) in another format: `human` gives the report as grading
+    /// printed it. Exit status 0 when it was written, 2 when the report
+    /// could not be read.
+    Render {
+        /// The stored report.
+        #[arg(value_name = "REPORT.json")]
+        report: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Write it to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct BatchArgs {
+    /// The folder of submissions.
+    submissions: PathBuf,
+    /// Where the reports, logs and build folders go.
+    #[arg(long, value_name = "DIR", default_value = "grades")]
+    reports: PathBuf,
+    /// The gradebook (default: REPORTS/gradebook.csv).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// How many submissions are graded at once (default: half the cores,
+    /// at least 1). Each grading runs several checks at once, and the
+    /// timing checks need a machine that is not overloaded.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Grade part K of N of the folder, for N machines at once: the
+    /// submissions whose place in the sorted list of names, counted from 0,
+    /// is K-1 modulo N. `grader gradebook` merges the parts' reports.
+    #[arg(long, value_name = "K/N", default_value_t = Shard::WHOLE)]
+    shard: Shard,
+    #[command(flatten)]
+    timeouts: Timeouts,
+    /// When run as root: an unprivileged user that builds and runs
+    /// submissions (default: chatgrader, if that user exists). Give one
+    /// per submission to grade at once (repeat it): two gradings never
+    /// share a user, so there are at most as many jobs as users.
+    #[arg(long = "user", value_name = "NAME")]
+    users: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -195,13 +236,13 @@ fn run(cli: Cli) -> ExitCode {
             format,
         }) => contained(soak(server, &cases, &format)),
         Some(Command::Bench(args)) => grader::bench::main(args),
-        Some(Command::Batch {
-            submissions,
-            reports,
-            csv,
-            jobs,
-            users,
-        }) => contained(batch(submissions, reports, csv, jobs, &users)),
+        Some(Command::Batch(args)) => contained(batch(args)),
+        Some(Command::Gradebook { reports, out }) => failed_with(gradebook(&reports, out)),
+        Some(Command::Render {
+            report,
+            format,
+            out,
+        }) => failed_with(render(&report, format, out)),
         None => contained(grade(cli.grade)),
     }
 }
@@ -210,12 +251,18 @@ fn run(cli: Cli) -> ExitCode {
 /// or 2 (could not run) with the error on stderr; either way, nothing it
 /// started is left running.
 fn contained(result: anyhow::Result<ExitCode>) -> ExitCode {
-    let code = result.unwrap_or_else(|err| {
-        eprintln!("grader: {err:#}");
-        ExitCode::from(2)
-    });
+    let code = failed_with(result);
     sandbox::cleanup();
     code
+}
+
+/// The exit status of a command: its own, or 2 (could not run) with the
+/// error on stderr.
+fn failed_with(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|err| {
+        eprintln!("grader: {err:#}");
+        ExitCode::from(2)
+    })
 }
 
 /// The reference server, exactly as the solution's `server` binary.
@@ -291,31 +338,27 @@ fn soak(server: PathBuf, cases: &[String], format: &str) -> anyhow::Result<ExitC
     })
 }
 
-fn batch(
-    submissions: PathBuf,
-    reports: PathBuf,
-    csv: Option<PathBuf>,
-    jobs: Option<usize>,
-    users: &[String],
-) -> anyhow::Result<ExitCode> {
-    let jobs = jobs.unwrap_or_else(half_the_cores);
+fn batch(args: BatchArgs) -> anyhow::Result<ExitCode> {
     sandbox::install().context("prepare to contain the graders it starts")?;
-    let users = if users.is_empty() {
+    let users = if args.users.is_empty() {
         grading_account(None)?.into_iter().collect()
     } else {
         let mut accounts = Vec::new();
-        for name in users {
+        for name in &args.users {
             accounts.extend(grading_account(Some(name))?);
         }
         accounts
     };
+    let jobs = args.jobs.unwrap_or_else(half_the_cores);
     let batch = grader::batch::Batch {
-        submissions,
-        reports: absolute(reports)?,
+        submissions: args.submissions,
+        reports: absolute(args.reports)?,
         jobs,
         // Itself, whatever is at its path on disk by now.
         grader: PathBuf::from("/proc/self/exe"),
         users,
+        shard: args.shard,
+        timeout_scale: args.timeouts.timeout_scale,
     };
     if !batch.users.is_empty() {
         let names: Vec<&str> = batch.users.iter().map(|u| u.name.as_str()).collect();
@@ -330,18 +373,7 @@ fn batch(
             batch.workers()
         );
     }
-    let show = |row: &grader::batch::Row| -> String {
-        match &row.graded {
-            grader::batch::Graded::Scored {
-                score, max_score, ..
-            } => format!(
-                "{:<24} {score:>3}/{max_score} ({:.1} s)",
-                row.name, row.seconds
-            ),
-            grader::batch::Graded::NotGraded(why) => format!("{:<24} not graded: {why}", row.name),
-        }
-    };
-    let rows = grader::batch::run(&batch, &|row| eprintln!("{}", show(row)))?;
+    let rows = grader::batch::run(&batch, &|row| eprintln!("{}", progress_row(row)))?;
     // Every grading is over: nothing of the grading users may be left.
     for user in &batch.users {
         if let Err(err) = grader::sandbox::user::kill_every_process_of(user) {
@@ -351,30 +383,92 @@ fn batch(
             );
         }
     }
-    let csv = csv.unwrap_or_else(|| batch.reports.join("gradebook.csv"));
-    let file = File::create(&csv).with_context(|| format!("create {}", csv.display()))?;
-    grader::batch::write_csv(&rows, file).with_context(|| format!("write {}", csv.display()))?;
-    let ungraded = rows
-        .iter()
-        .filter(|row| matches!(row.graded, grader::batch::Graded::NotGraded(_)))
-        .count();
+    let csv = args
+        .csv
+        .unwrap_or_else(|| batch.reports.join("gradebook.csv"));
+    write_gradebook(&rows, Some(&csv))?;
+    let shard = if batch.shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!(" (shard {})", batch.shard)
+    };
     println!(
-        "{} submissions, {} graded, {ungraded} not graded; gradebook: {}; reports: {}",
-        rows.len(),
-        rows.len() - ungraded,
+        "{}{shard}; gradebook: {}; reports: {}",
+        counts(&rows),
         csv.display(),
         batch.reports.display()
     );
-    Ok(if ungraded == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(all_graded(&rows))
 }
 
 /// Half the cores, at least one: what `batch --jobs` advises.
 fn half_the_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+}
+
+/// A row as it is done: `ada  87/100 (12.3 s)`, or why it was not graded.
+fn progress_row(row: &Row) -> String {
+    match &row.graded {
+        Graded::Scored {
+            score, max_score, ..
+        } => format!(
+            "{:<24} {score:>3}/{max_score} ({:.1} s)",
+            row.name, row.seconds
+        ),
+        Graded::NotGraded(why) => format!("{:<24} not graded: {why}", row.name),
+    }
+}
+
+/// `3 submissions, 2 graded, 1 not graded`.
+fn counts(rows: &[Row]) -> String {
+    let ungraded = rows
+        .iter()
+        .filter(|row| matches!(row.graded, Graded::NotGraded(_)))
+        .count();
+    format!(
+        "{} submissions, {} graded, {ungraded} not graded",
+        rows.len(),
+        rows.len() - ungraded
+    )
+}
+
+fn all_graded(rows: &[Row]) -> ExitCode {
+    if rows
+        .iter()
+        .all(|row| matches!(row.graded, Graded::Scored { .. }))
+    {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// Writes the gradebook to `path`, or to standard output.
+fn write_gradebook(rows: &[Row], path: Option<&Path>) -> anyhow::Result<()> {
+    match path {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("create {}", path.display()))?;
+            grader::batch::write_csv(rows, file)
+                .with_context(|| format!("write {}", path.display()))
+        }
+        None => grader::batch::write_csv(rows, io::stdout().lock()).context("write the gradebook"),
+    }
+}
+
+fn gradebook(reports: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let rows = grader::batch::gradebook(reports)?;
+    write_gradebook(&rows, out.as_deref())?;
+    eprintln!("{}", counts(&rows));
+    Ok(all_graded(&rows))
+}
+
+fn render(path: &Path, format: Format, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let report = Results::parse(&text)
+        .and_then(Results::into_report)
+        .with_context(|| format!("{} cannot be rendered", path.display()))?;
+    write_report(&report, format, out.as_ref())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Grades one submission: builds it (or takes the executables given), runs
