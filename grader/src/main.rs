@@ -12,12 +12,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use grader::batch::{Graded, Row, Shard};
 use grader::catalog::{self, CHECKS};
+use grader::context::Config;
 use grader::model::{CheckResult, Failure, Part, Report};
 use grader::report::json::Results;
 use grader::report::{self, Format, Style};
 use grader::runner::{self, Plan};
 use grader::sandbox::{self, Limits};
-use grader::session::Config;
 use grader::submission::{self, BuildError};
 
 /// Grades the epoll chat lab: builds a student's crate (or takes any
@@ -562,7 +562,7 @@ fn build_crate(dir: PathBuf, config: &mut Config) -> anyhow::Result<Subject> {
             // The processes under test must be these files: the checks
             // compare /proc/PID/exe with them.
             for exe in [&built.server, &built.client].into_iter().flatten() {
-                grader::session::expect_built(exe)
+                grader::launch::expect_built(exe)
                     .with_context(|| format!("read {}", exe.display()))?;
             }
             config.server = built.server;
