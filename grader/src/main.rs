@@ -458,7 +458,11 @@ fn write_gradebook(rows: &[Row], path: Option<&Path>) -> anyhow::Result<()> {
 fn gradebook(reports: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let rows = grader::batch::gradebook(reports)?;
     write_gradebook(&rows, out.as_deref())?;
-    eprintln!("{}", counts(&rows));
+    match out {
+        Some(out) => println!("{}; gradebook: {}", counts(&rows), out.display()),
+        // Standard output is the gradebook.
+        None => eprintln!("{}", counts(&rows)),
+    }
     Ok(all_graded(&rows))
 }
 
