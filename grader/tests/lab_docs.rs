@@ -1432,23 +1432,42 @@ fn grader_calls(line: &str) -> Vec<GraderCall> {
 /// What the grader accepts, from its own help: the options of the main
 /// command and of `batch`, the parts, the checks and the formats.
 struct GraderOptions {
-    main_help: String,
     main: BTreeSet<String>,
-    batch: BTreeSet<String>,
+    /// The options of each subcommand but the reference peers.
+    subcommands: BTreeMap<String, BTreeSet<String>>,
     parts: BTreeSet<String>,
     checks: BTreeSet<&'static str>,
+}
+
+/// The subcommands of the grader's help (`Commands:`), but `help`.
+fn subcommands(main_help: &str) -> Vec<String> {
+    main_help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
 }
 
 impl GraderOptions {
     fn new() -> Self {
         let main_help = grader_help(&[]);
         let main = options_of(&main_help);
-        let batch = options_of(&grader_help(&["batch"]));
-        assert!(main.contains("--dir") && batch.contains("--reports"));
+        let subcommands: BTreeMap<String, BTreeSet<String>> = subcommands(&main_help)
+            .into_iter()
+            .filter(|name| !name.starts_with("reference-"))
+            .map(|name| {
+                let options = options_of(&grader_help(&[&name]));
+                (name, options)
+            })
+            .collect();
+        assert!(main.contains("--dir") && subcommands["batch"].contains("--reports"));
         Self {
-            main_help,
             main,
-            batch,
+            subcommands,
             parts: Part::ALL.iter().map(|part| part.to_string()).collect(),
             checks: CHECKS.iter().map(|check| check.name).collect(),
         }
@@ -1460,7 +1479,7 @@ impl GraderOptions {
         let formats = ["human", "json", "junit", "tap"];
         let allowed = match call.subcommand.as_deref() {
             None => &self.main,
-            Some("batch") => &self.batch,
+            Some(name) if self.subcommands.contains_key(name) => &self.subcommands[name],
             Some("reference-server" | "reference-client") => {
                 assert!(
                     call.args.iter().all(|arg| !arg.starts_with('-')),
@@ -1468,15 +1487,9 @@ impl GraderOptions {
                 );
                 return;
             }
-            Some(other) => {
-                // Not a subcommand: an argument of something else, such as
-                // a path given to `install`.
-                assert!(
-                    !self.main_help.contains(&format!("  {other} ")),
-                    "{other} is a subcommand not checked here: {where_}"
-                );
-                return;
-            }
+            // Not a subcommand: an argument of something else, such as a
+            // path given to `install`.
+            Some(_) => return,
         };
         for (index, arg) in call.args.iter().enumerate() {
             if !arg.starts_with("--") {
@@ -1975,6 +1988,26 @@ const GUIDE_COMMANDS: &[(&str, How)] = &[
         run(0, &["gradebook.csv"]),
     ),
     (
+        "cargo run -q -p grader -- render grades/ada.json",
+        run(0, &["~Score:"]),
+    ),
+    (
+        "cargo run -q -p grader -- render grades/ada.json --format tap --out ada.tap",
+        run(0, &["ada.tap"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades-1/ --shard 1/2",
+        run(0, &["grades-1/ada.json", "grades-1/gradebook.csv"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades-2/ --shard 2/2",
+        run(0, &["grades-2/gradebook.csv", "!grades-2/ada.json"]),
+    ),
+    (
+        "cargo run -q -p grader -- gradebook grades-1/ grades-2/ --out gradebook.csv",
+        run(0, &["gradebook.csv", "~1 graded"]),
+    ),
+    (
         "sudo useradd --system --no-create-home --shell /usr/sbin/nologin chatgrader1",
         How::Not(
             "makes a system user, as root: `make test-integrity` does, as root, with users of its own",
@@ -2152,14 +2185,21 @@ fn every_command_of_the_guide_is_run_or_said_why_not() {
 /// `target/debug/grader` and `target/release/grader`, and what the
 /// examples name: `path/to/crate` and `submissions/ada` (the skeleton),
 /// `their_server`, `their_client`, `chat_server.py` (programs that stop at
-/// once, so that their checks fail fast). Its `grades/`, with the batch's
-/// build folders, is kept from one run to the next.
+/// once, so that their checks fail fast). Its batches' report folders
+/// (`grades*/`), which hold their build folders, are kept from one run to
+/// the next.
 fn guide_kit() -> PathBuf {
     let kit = scratch().join("guide-kit");
     if let Ok(entries) = fs::read_dir(&kit) {
         for entry in entries {
             let path = entry.expect("a folder entry").path();
-            if path.file_name().is_some_and(|name| name == "grades") {
+            if path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("grades"))
+            {
+                for report in ["ada.json", "ada.txt", "gradebook.csv"] {
+                    let _ = fs::remove_file(path.join(report));
+                }
                 continue;
             }
             if path.is_dir() && !path.is_symlink() {
@@ -2322,7 +2362,7 @@ fn the_guides_commands_work_as_written() {
 }
 
 /// The options of a help text's `Options:` and their defaults
-/// (`[default: X]`), if any.
+/// (`[default: X]`, or `(default: X)` in the description), if any.
 fn option_defaults(help: &str) -> BTreeMap<String, Option<String>> {
     let mut options: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut current = None;
@@ -2349,18 +2389,23 @@ fn option_defaults(help: &str) -> BTreeMap<String, Option<String>> {
             }
             current = name;
         }
-        if let (Some(name), Some(at)) = (&current, line.find("[default: ")) {
-            let value = &line[at + 10..];
-            let value = value[..value.find(']').unwrap_or(value.len())].to_owned();
-            options.insert(name.clone(), Some(value));
+        for (open, close) in [("(default: ", ')'), ("[default: ", ']')] {
+            if let (Some(name), Some(at)) = (&current, line.find(open)) {
+                let value = &line[at + open.len()..];
+                let value = value[..value.find(close).unwrap_or(value.len())].to_owned();
+                options.insert(name.clone(), Some(value));
+            }
         }
     }
     options
 }
 
 /// The default a sentence states: `(default X)`, `(default: X)`,
-/// `X by default`.
+/// `X by default`, `without it, X` (to the end of the sentence).
 fn stated_default(sentence: &str) -> Option<String> {
+    if let Some((_, rest)) = sentence.split_once("without it, ") {
+        return Some(rest.trim().trim_end_matches('.').to_owned());
+    }
     let words: Vec<&str> = sentence.split_whitespace().collect();
     let clean = |word: &str| {
         word.trim_matches(|c: char| "()[],.;:`".contains(c))
@@ -2397,6 +2442,8 @@ fn the_guide_documents_every_option_with_the_default_the_grader_has() {
     for (args, title) in [
         (&[][..], "Grading one submission"),
         (&["batch"][..], "Grading a folder of submissions"),
+        (&["render"][..], "Grading a folder of submissions"),
+        (&["gradebook"][..], "Grading a folder of submissions"),
     ] {
         let command = ["grader"]
             .iter()
@@ -2405,7 +2452,10 @@ fn the_guide_documents_every_option_with_the_default_the_grader_has() {
             .collect::<Vec<_>>()
             .join(" ");
         let options = option_defaults(&grader_help(args));
-        assert!(options.contains_key("--jobs"), "{options:?}");
+        assert!(
+            options.contains_key("--out") || options.contains_key("--jobs"),
+            "{options:?}"
+        );
         for option in options.keys() {
             if option == "--help" || option == "--version" {
                 continue;
@@ -2466,6 +2516,15 @@ fn help_options_and_stated_defaults_are_read_as_written() {
         Some("grades/".into())
     );
     assert_eq!(stated_default("Lower `--jobs` on a loaded machine"), None);
+    assert_eq!(
+        stated_default("`--jobs N` grades N at once; without it, half the cores, at least 1"),
+        Some("half the cores, at least 1".into())
+    );
+    let help = "Options:\n      --jobs <N>  How many (default: half the cores, at least 1). Each\n";
+    assert_eq!(
+        option_defaults(help)["--jobs"].as_deref(),
+        Some("half the cores, at least 1")
+    );
 }
 
 // ---------------------------------------------------------------------------
