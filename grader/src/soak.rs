@@ -357,7 +357,11 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
             x ^= x >> 7;
             x ^= x << 17;
             // One byte in 32 is a newline, so lines of all lengths occur.
-            if x % 32 == 0 { b'\n' } else { (x >> 24) as u8 }
+            if x.is_multiple_of(32) {
+                b'\n'
+            } else {
+                (x >> 24) as u8
+            }
         })
         .collect()
 }
