@@ -140,8 +140,8 @@ enum Command {
         #[arg(long = "case", value_name = "NAME")]
         cases: Vec<String>,
         /// human, or json (one object).
-        #[arg(long, default_value = "human", value_parser = ["human", "json"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = SoakFormat::Human)]
+        format: SoakFormat,
     },
     /// Measures a chat server under load: N raw TCP clients, K of them
     /// sending M lines as fast as it takes them; deliveries per second,
@@ -234,7 +234,7 @@ fn run(cli: Cli) -> ExitCode {
             server,
             cases,
             format,
-        }) => contained(soak(server, &cases, &format)),
+        }) => contained(soak(server, &cases, format)),
         Some(Command::Bench(args)) => grader::bench::main(args),
         Some(Command::Batch(args)) => contained(batch(args)),
         Some(Command::Gradebook { reports, out }) => failed_with(gradebook(&reports, out)),
@@ -297,41 +297,42 @@ fn exit_with(result: io::Result<()>, what: &str) -> ExitCode {
     }
 }
 
-fn soak(server: PathBuf, cases: &[String], format: &str) -> anyhow::Result<ExitCode> {
+/// How `grader soak` prints its report.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SoakFormat {
+    /// A line per case with its figures, then each failure.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+fn soak(server: PathBuf, cases: &[String], format: SoakFormat) -> anyhow::Result<ExitCode> {
     for name in cases {
-        if !grader::soak::CASES.iter().any(|case| case.name == name) {
+        if grader::soak::case(name).is_none() {
             bail!("no soak case is called {name:?}");
         }
     }
     sandbox::install().context("prepare to contain the server")?;
-    let config = Config {
-        server: Some(absolute(server)?),
-        client: None,
-        reference: std::env::current_exe().context("find the grader's own executable")?,
-        step: Duration::from_secs(5),
-        check_limit: Duration::from_secs(40),
-        limits: Limits::SUBMISSION,
-    };
+    let reference = std::env::current_exe().context("find the grader's own executable")?;
     let live = io::stderr().is_terminal();
-    let results = grader::soak::run(config, cases, &|result| {
+    let report = grader::soak::run(absolute(server)?, reference, cases, &|result| {
         if live {
-            let mark = if result.failure.is_none() {
-                "PASS"
-            } else {
-                "FAIL"
-            };
-            eprintln!("{mark}  {} ({:.1} s)", result.name, result.seconds);
+            let mark = if result.passed() { "PASS" } else { "FAIL" };
+            eprintln!(
+                "{mark}  {} ({:.1} s)",
+                result.name,
+                result.duration.as_secs_f64()
+            );
         }
     });
-    if format == "json" {
-        println!(
+    match format {
+        SoakFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&grader::soak::json(&results))?
-        );
-    } else {
-        print!("{}", grader::soak::human(&results));
+            serde_json::to_string_pretty(&grader::soak::json(&report))?
+        ),
+        SoakFormat::Human => print!("{}", grader::soak::human(&report)),
     }
-    Ok(if results.iter().all(|r| r.failure.is_none()) {
+    Ok(if report.all_passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -612,7 +613,7 @@ fn parts_to_grade(asked: &[PartArg], config: &Config, building: bool) -> anyhow:
     };
     if !building {
         parts.retain(|part| match part {
-            Part::Wrapper => false,
+            Part::Wrapper | Part::Soak => false,
             Part::Server => config.server.is_some(),
             Part::Client => config.client.is_some(),
         });

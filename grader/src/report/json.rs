@@ -216,6 +216,8 @@ impl Test {
             max_points: self.max_score,
             failure: data.failure.map(Failure::from),
             duration: millis(data.seconds),
+            // Figures are soak's, which writes no Gradescope report.
+            figures: Vec::new(),
         })
     }
 }

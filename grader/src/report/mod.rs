@@ -544,6 +544,7 @@ pub(crate) mod sample {
             max_points: points,
             failure: None,
             duration: Duration::from_millis(12),
+            figures: Vec::new(),
         }
     }
 
@@ -593,6 +594,7 @@ pub(crate) mod sample {
             max_points: 3,
             failure: Some(join_failure()),
             duration: Duration::from_millis(2_004),
+            figures: Vec::new(),
         };
         let paste = CheckResult {
             name: "client/paste".to_owned(),
@@ -604,6 +606,7 @@ pub(crate) mod sample {
             max_points: 3,
             failure: Some(Failure::new("only 37 of 200 lines arrived")),
             duration: Duration::from_millis(1_500),
+            figures: Vec::new(),
         };
         Report {
             submission: "support/".to_owned(),
