@@ -60,10 +60,10 @@ flake:
 bench-grader:
 	$(CARGO) test --package grader --test flake -- --ignored --nocapture grading_time
 
-## bench: measure the reference server against a Python one (grader bench, release build) into grader/BENCH.md
+## bench: measure the reference server against other servers (grader bench, release build) into grader/BENCH.md (a few minutes)
 .PHONY: bench
 bench:
-	$(CARGO) test --release --package grader --test bench -- --ignored --nocapture bench_report
+	$(CARGO) run --quiet --package xtask -- bench-report
 
 ## soak: hostile peers and sustained load against the reference server (release build), each case with its figures
 soak:

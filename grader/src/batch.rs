@@ -1,5 +1,7 @@
 //! Batch grading: every student crate in a folder, a few at a time, into a
-//! gradebook CSV and one report per submission.
+//! gradebook CSV and two reports per submission (`NAME.json`, Gradescope's
+//! shape, and `NAME.txt`, the human report), or a [`Shard`] of the folder
+//! per machine, whose reports [`gradebook`] merges.
 //!
 //! Each submission is graded by a child `grader --dir SUB` process, so one
 //! submission cannot disturb the grading of another, and each has a
@@ -21,10 +23,13 @@
 //! untrusted users, for the same reason). There are as many workers as
 //! users, at most.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -33,9 +38,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::catalog::CHECKS;
+use crate::report::json::{Results, Status};
+use crate::report::{self, Format, Style};
 use crate::sandbox::{self, Contained, Limits};
 
-/// How long grading one submission may take, its build included.
+/// How long grading one submission may take, its build included, at a
+/// `--timeout-scale` of 1.
 pub const PER_SUBMISSION: Duration = Duration::from_secs(900);
 
 /// What batch grading was asked to do.
@@ -52,6 +60,66 @@ pub struct Batch {
     /// The grading users the children run submissions as (`--user`), one
     /// per worker, when the batch runs as root; none otherwise.
     pub users: Vec<sandbox::user::Account>,
+    /// The part of the folder this batch grades.
+    pub shard: Shard,
+    /// Each grading's `--timeout-scale`; the bound on a whole grading,
+    /// [`PER_SUBMISSION`], is scaled by it too.
+    pub timeout_scale: f64,
+}
+
+/// One of N disjoint parts of a folder of submissions, for grading a
+/// folder on N machines at once (`--shard K/N`).
+///
+/// Part K holds the submissions whose place in the list of their names,
+/// sorted, counted from 0, is K-1 modulo N: submissions 1, N+1, 2N+1 ...
+/// of the sorted list are part 1. Every machine that sees the same folder
+/// makes the same parts; together they hold every submission once, and
+/// their sizes differ by one at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// K, from 1.
+    pub index: usize,
+    /// N.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole folder: part 1 of 1.
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Whether the submission at `position` (from 0) of the sorted list is
+    /// in this part.
+    pub fn holds(self, position: usize) -> bool {
+        position % self.count == self.index - 1
+    }
+}
+
+/// A `--shard` that is not K/N with 1 <= K <= N.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a shard K/N (part K of N, 1 <= K <= N), such as 1/2")]
+pub struct BadShard(String);
+
+impl FromStr for Shard {
+    type Err = BadShard;
+
+    fn from_str(text: &str) -> Result<Shard, BadShard> {
+        let bad = || BadShard(text.to_owned());
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let shard = Shard {
+            index: index.parse().map_err(|_| bad())?,
+            count: count.parse().map_err(|_| bad())?,
+        };
+        if shard.index == 0 || shard.index > shard.count {
+            return Err(bad());
+        }
+        Ok(shard)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl Batch {
@@ -69,14 +137,46 @@ impl Batch {
 /// How grading one submission ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Graded {
-    /// Graded: points per check name, in table order, and the total.
+    /// Graded: points per check name, in table order, the total, and what
+    /// the gradebook's note says (see [`Graded::from_results`]).
     Scored {
-        score: u64,
-        max_score: u64,
-        points: Vec<(String, u64)>,
+        score: u32,
+        max_score: u32,
+        points: Vec<(String, u32)>,
+        note: String,
     },
     /// Not graded, and why (no crate, the grader failed, out of time).
     NotGraded(String),
+}
+
+impl Graded {
+    /// What a stored report says. The note is empty, unless every check
+    /// failed the same way: then it is the summary they share, which names
+    /// the one cause ("does not compile: error[E0308]: mismatched types at
+    /// src/lib.rs:1:21", "the crate has no `server` binary ...").
+    pub fn from_results(results: &Results) -> Graded {
+        if let Some(why) = &results.extra_data.not_graded {
+            return Graded::NotGraded(why.clone());
+        }
+        fn summary(test: &crate::report::json::Test) -> &str {
+            test.output.lines().next().unwrap_or("")
+        }
+        let first = results.tests.first().map(summary);
+        let shared = results
+            .tests
+            .iter()
+            .all(|test| test.status == Status::Failed && Some(summary(test)) == first);
+        Graded::Scored {
+            score: results.score,
+            max_score: results.max_score,
+            points: results
+                .tests
+                .iter()
+                .map(|test| (test.name.clone(), test.score))
+                .collect(),
+            note: first.filter(|_| shared).unwrap_or_default().to_owned(),
+        }
+    }
 }
 
 /// One row of the gradebook.
@@ -87,12 +187,21 @@ pub struct Row {
     pub seconds: f64,
 }
 
-/// Grades every submission; `progress` sees each row as it is done.
+/// Grades every submission of the batch's shard; `progress` sees each row
+/// as it is done. Rows come sorted by name.
 pub fn run(batch: &Batch, progress: &(dyn Fn(&Row) + Sync)) -> anyhow::Result<Vec<Row>> {
-    let names = submission_names(&batch.submissions)?;
-    if names.is_empty() {
+    let all = submission_names(&batch.submissions)?;
+    if all.is_empty() {
         bail!("no submissions in {}", batch.submissions.display());
     }
+    // A shard may be empty (more machines than submissions): that is not
+    // an error, and its gradebook has no rows.
+    let names: Vec<String> = all
+        .into_iter()
+        .enumerate()
+        .filter(|&(position, _)| batch.shard.holds(position))
+        .map(|(_, name)| name)
+        .collect();
     fs::create_dir_all(&batch.reports)
         .with_context(|| format!("create {}", batch.reports.display()))?;
     let next = AtomicUsize::new(0);
@@ -114,6 +223,53 @@ pub fn run(batch: &Batch, progress: &(dyn Fn(&Row) + Sync)) -> anyhow::Result<Ve
     let mut rows = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(rows)
+}
+
+/// The rows of the reports (`NAME.json`) in `dirs`, the report folders of
+/// one batch or of the shards of one folder, sorted by name: the same rows
+/// as one batch over the whole folder would give. A name found in two
+/// folders is an error (a shard graded twice, or two folders mixed up).
+pub fn gradebook(dirs: &[PathBuf]) -> anyhow::Result<Vec<Row>> {
+    let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        for entry in fs::read_dir(dir).with_context(|| format!("list {}", dir.display()))? {
+            let path = entry
+                .with_context(|| format!("list {}", dir.display()))?
+                .path();
+            let (Some(name), Some("json")) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|s| s.to_str()),
+            ) else {
+                continue;
+            };
+            if let Some(other) = found.insert(name.to_owned(), path.clone()) {
+                bail!(
+                    "{name} has two reports, {} and {}: merge each shard once",
+                    other.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    if found.is_empty() {
+        bail!("no reports (NAME.json) in {}", shown(dirs));
+    }
+    Ok(found
+        .into_iter()
+        .map(|(name, path)| {
+            let (graded, seconds) = read_report(&path);
+            Row {
+                name,
+                graded,
+                seconds,
+            }
+        })
+        .collect())
+}
+
+fn shown(dirs: &[PathBuf]) -> String {
+    let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    dirs.join(", ")
 }
 
 /// The subfolders of `dir`, sorted; hidden ones are not submissions.
@@ -139,38 +295,78 @@ fn grade_one(
     let started = Instant::now();
     let dir = batch.submissions.join(name);
     let report = batch.reports.join(format!("{name}.json"));
+    // A report of an earlier batch is never read as this one's.
+    let _ = fs::remove_file(&report);
     let graded = if !dir.join("Cargo.toml").is_file() {
-        Graded::NotGraded("no Cargo.toml".into())
+        Err("no crate: the folder has no Cargo.toml".to_owned())
     } else {
         run_grader(batch, &dir, &report, target, user)
     };
+    let seconds = started.elapsed().as_secs_f64();
+    let graded = match graded {
+        // An unreadable report stays as it is, for a look: the gradebook
+        // reads it the same way.
+        Ok(()) => read_report(&report).0,
+        // The reason is the report (in place of whatever the grader left),
+        // so that `gradebook` finds it too.
+        Err(why) => {
+            let results = Results::not_graded(name, &why, Duration::from_secs_f64(seconds));
+            match write_json(&report, &results) {
+                Ok(()) => Graded::NotGraded(why),
+                Err(err) => Graded::NotGraded(format!("{why}; and cannot write its report: {err}")),
+            }
+        }
+    };
+    if let Err(err) = write_text(&report, name) {
+        eprintln!("grader: {name}: no text report: {err:#}");
+    }
     Row {
         name: name.to_owned(),
         graded,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
     }
 }
 
+fn write_json(path: &Path, results: &Results) -> io::Result<()> {
+    fs::write(path, results.to_json()?)
+}
+
+/// Writes `NAME.txt` beside `NAME.json`: the human report, as `grader
+/// render NAME.json` prints it, or why there is none.
+fn write_text(report: &Path, name: &str) -> anyhow::Result<()> {
+    let text_path = report.with_extension("txt");
+    let mut file =
+        fs::File::create(&text_path).with_context(|| format!("create {}", text_path.display()))?;
+    let stored = fs::read_to_string(report)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| Ok(Results::parse(&text)?.into_report()?));
+    match stored {
+        Ok(stored) => report::write(&stored, Format::Human, &mut file, Style { color: false })?,
+        Err(err) => io::Write::write_all(&mut file, format!("{name}: {err:#}\n").as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Grades the crate in `dir` with a child grader that writes `report`;
+/// `Err` says why it did not.
 fn run_grader(
     batch: &Batch,
     dir: &Path,
     report: &Path,
     target: &Path,
     user: Option<&sandbox::user::Account>,
-) -> Graded {
-    let log = batch.reports.join(format!(
-        "{}.log",
-        report.file_stem().unwrap_or_default().to_string_lossy()
-    ));
-    let Ok(log_file) = fs::File::create(&log) else {
-        return Graded::NotGraded(format!("cannot write {}", log.display()));
-    };
+) -> Result<(), String> {
+    let log = report.with_extension("log");
+    let log_file =
+        fs::File::create(&log).map_err(|err| format!("cannot write {}: {err}", log.display()))?;
     let mut command = Command::new(&batch.grader);
     command
         .arg("--dir")
         .arg(dir)
         .args(["--format", "json", "--out"])
         .arg(report)
+        .arg("--timeout-scale")
+        .arg(batch.timeout_scale.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
@@ -186,10 +382,10 @@ fn run_grader(
             command.env("CARGO_TARGET_DIR", target);
         }
     }
-    let process = Contained::spawn(&mut command, Limits::BUILD);
-    let outcome = match process {
+    let limit = PER_SUBMISSION.mul_f64(batch.timeout_scale);
+    let outcome = match Contained::spawn(&mut command, Limits::BUILD) {
         Ok(mut process) => {
-            let status = process.wait_exit(Instant::now() + PER_SUBMISSION);
+            let status = process.wait_exit(Instant::now() + limit);
             drop(process);
             Ok(status)
         }
@@ -198,100 +394,107 @@ fn run_grader(
     // What the submission left running, handed to the batch when its
     // grader ended, goes before the next submission.
     sandbox::kill_orphans();
+    let last_log_line = || {
+        let log = fs::read_to_string(&log).unwrap_or_default();
+        log.lines().last().unwrap_or("no message").to_owned()
+    };
     let status = match outcome {
         Ok(Some(status)) => status,
         Ok(None) => {
-            return Graded::NotGraded(format!("not graded within {} s", PER_SUBMISSION.as_secs()));
+            return Err(format!(
+                "timed out: not graded within {} s",
+                limit.as_secs()
+            ));
         }
-        Err(err) => return Graded::NotGraded(format!("could not start the grader: {err}")),
+        Err(err) => return Err(format!("could not start the grader: {err}")),
     };
     if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
-        let why = fs::read_to_string(&log).unwrap_or_default();
-        return Graded::NotGraded(format!(
+        return Err(format!(
             "its grader was killed (signal {signal}): {}",
-            why.lines().last().unwrap_or("no message")
+            last_log_line()
         ));
     }
     // 0: all passed, 1: some failed; both wrote a report.
     if !matches!(status.code(), Some(0 | 1)) {
-        let why = fs::read_to_string(&log).unwrap_or_default();
-        return Graded::NotGraded(format!(
+        return Err(format!(
             "the grader could not grade it ({status}): {}",
-            why.lines().last().unwrap_or("no message")
+            last_log_line()
         ));
     }
-    match read_report(report) {
-        Ok(graded) => graded,
-        Err(err) => Graded::NotGraded(format!("unreadable report {}: {err:#}", report.display())),
+    Ok(())
+}
+
+/// How a stored report graded its submission, and how long that took.
+fn read_report(path: &Path) -> (Graded, f64) {
+    let results = fs::read_to_string(path)
+        .map_err(|err| err.to_string())
+        .and_then(|text| Results::parse(&text).map_err(|err| err.to_string()));
+    match results {
+        Ok(results) => (Graded::from_results(&results), results.execution_time),
+        Err(err) => {
+            // The file's name, not its folder: a shard's gradebook and the
+            // whole folder's say the same.
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            (
+                Graded::NotGraded(format!("unreadable report {name}: {err}")),
+                0.0,
+            )
+        }
     }
 }
 
-fn read_report(path: &Path) -> anyhow::Result<Graded> {
-    let text = fs::read_to_string(path)?;
-    let report: serde_json::Value = serde_json::from_str(&text)?;
-    let number = |value: &serde_json::Value| value.as_u64().context("a number");
-    let mut points = Vec::new();
-    for test in report["tests"].as_array().context("a tests array")? {
-        let name = test["name"].as_str().context("a test name")?.to_owned();
-        points.push((name, number(&test["score"])?));
-    }
-    Ok(Graded::Scored {
-        score: number(&report["score"])?,
-        max_score: number(&report["max_score"])?,
-        points,
-    })
-}
-
-/// The gradebook: one row per submission, the total, then the points of
-/// every check (empty when not graded), then a note.
-pub fn csv(rows: &[Row]) -> String {
-    let mut out = String::from("submission,score,max_score");
-    for check in CHECKS {
-        write!(out, ",{}", check.name).expect("writing to a String");
-    }
-    out.push_str(",note\n");
+/// Writes the gradebook: one row per submission, the total, then the
+/// points of every check (empty when not graded), then a note: why it was
+/// not graded, or what every check failed on (see [`Graded::from_results`]).
+pub fn write_csv(rows: &[Row], out: impl io::Write) -> csv::Result<()> {
+    let mut csv = csv::Writer::from_writer(out);
+    let checks = CHECKS.iter().map(|check| check.name);
+    csv.write_record(
+        ["submission", "score", "max_score"]
+            .into_iter()
+            .chain(checks)
+            .chain(["note"]),
+    )?;
     for row in rows {
-        out.push_str(&csv_field(&row.name));
+        let mut record = vec![row.name.clone()];
         match &row.graded {
             Graded::Scored {
                 score,
                 max_score,
                 points,
+                note,
             } => {
-                write!(out, ",{score},{max_score}").expect("writing to a String");
-                for check in CHECKS {
-                    match points.iter().find(|(name, _)| name == check.name) {
-                        Some((_, earned)) => write!(out, ",{earned}"),
-                        None => write!(out, ","),
-                    }
-                    .expect("writing to a String");
-                }
-                out.push_str(",\n");
+                record.extend([score.to_string(), max_score.to_string()]);
+                record.extend(CHECKS.iter().map(|check| {
+                    let earned = points.iter().find(|(name, _)| name == check.name);
+                    earned.map(|(_, p)| p.to_string()).unwrap_or_default()
+                }));
+                record.push(note.clone());
             }
             Graded::NotGraded(why) => {
-                out.push_str(",,");
-                out.push_str(&",".repeat(CHECKS.len()));
-                out.push(',');
-                out.push_str(&csv_field(why));
-                out.push('\n');
+                record.extend(std::iter::repeat_n(String::new(), 2 + CHECKS.len()));
+                record.push(why.clone());
             }
         }
+        csv.write_record(&record)?;
     }
-    out
-}
-
-/// A CSV field, quoted when it must be (RFC 4180).
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+    csv.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_csv(bytes: &[u8]) -> Vec<Vec<String>> {
+        csv::Reader::from_reader(bytes)
+            .records()
+            .map(|record| {
+                let record = record.expect("a CSV record");
+                record.iter().map(str::to_owned).collect()
+            })
+            .collect()
+    }
 
     #[test]
     fn the_gradebook_has_a_column_per_check_and_quotes_what_it_must() {
@@ -302,6 +505,7 @@ mod tests {
                     score: 3,
                     max_score: 100,
                     points: vec![("server/ready".into(), 3), ("server/join".into(), 0)],
+                    note: String::new(),
                 },
                 seconds: 1.0,
             },
@@ -311,33 +515,124 @@ mod tests {
                 seconds: 0.0,
             },
         ];
-        let text = csv(&rows);
-        let lines: Vec<&str> = text.lines().collect();
-        let header: Vec<&str> = lines[0].split(',').collect();
-        assert_eq!(header.len(), 3 + CHECKS.len() + 1);
-        let alice: Vec<&str> = lines[1].split(',').collect();
-        assert_eq!(alice.len(), header.len());
-        let ready = header
-            .iter()
-            .position(|h| *h == "server/ready")
-            .expect("a column");
-        let join = header
-            .iter()
-            .position(|h| *h == "server/join")
-            .expect("a column");
-        let add = header
-            .iter()
-            .position(|h| *h == "wrapper/add")
-            .expect("a column");
+        let mut out = Vec::new();
+        write_csv(&rows, &mut out).expect("write to a Vec");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let header = text.lines().next().expect("a header");
+        assert_eq!(header.split(',').count(), 3 + CHECKS.len() + 1);
+        let column = |name: &str| {
+            header
+                .split(',')
+                .position(|h| h == name)
+                .unwrap_or_else(|| panic!("no column {name}"))
+        };
+        let rows = read_csv(text.as_bytes());
+        let alice = &rows[0];
         assert_eq!(
-            (alice[1], alice[2], alice[ready], alice[join], alice[add]),
+            (
+                &alice[1][..],
+                &alice[2][..],
+                &alice[column("server/ready")][..],
+                &alice[column("server/join")][..],
+                &alice[column("wrapper/add")][..]
+            ),
             ("3", "100", "3", "0", "")
         );
-        assert!(lines[2].starts_with("\"bob, jr\",,,"), "{}", lines[2]);
+        assert_eq!(rows[1][0], "bob, jr");
+        assert_eq!(rows[1][column("note")], "no \"Cargo.toml\"");
+        assert!(rows[1][1..column("note")].iter().all(String::is_empty));
+        // RFC 4180 quoting, as before the csv crate wrote it.
         assert!(
-            lines[2].ends_with(",\"no \"\"Cargo.toml\"\"\""),
-            "{}",
-            lines[2]
+            text.ends_with("\n\"bob, jr\",,,") || text.contains("\n\"bob, jr\",,,"),
+            "{text}"
         );
+        assert!(text.ends_with(",\"no \"\"Cargo.toml\"\"\"\n"), "{text}");
+    }
+
+    #[test]
+    fn a_shard_is_every_nth_name_and_the_shards_cover_the_folder_once() {
+        let shards: Vec<Shard> = ["1/3", "2/3", "3/3"]
+            .iter()
+            .map(|s| s.parse().expect("a shard"))
+            .collect();
+        assert_eq!(shards[1], Shard { index: 2, count: 3 });
+        assert_eq!(shards[1].to_string(), "2/3");
+        let held = |shard: Shard| (0..8).filter(|&p| shard.holds(p)).collect::<Vec<_>>();
+        assert_eq!(held(shards[0]), [0, 3, 6]);
+        assert_eq!(held(shards[1]), [1, 4, 7]);
+        assert_eq!(held(shards[2]), [2, 5]);
+        assert_eq!(held(Shard::WHOLE), (0..8).collect::<Vec<_>>());
+        for bad in ["0/2", "3/2", "1", "1/0", "a/b", "1/2/3", "-1/2", ""] {
+            let err = bad.parse::<Shard>().expect_err(bad);
+            assert!(err.to_string().contains("is not a shard K/N"), "{err}");
+        }
+    }
+
+    fn results(outputs: &[(&str, bool)]) -> Results {
+        let mut report = crate::report::sample::report();
+        report.results.truncate(outputs.len());
+        for (result, (summary, passed)) in report.results.iter_mut().zip(outputs) {
+            result.failure = (!passed).then(|| crate::model::Failure::new(*summary));
+        }
+        Results::new(&report)
+    }
+
+    #[test]
+    fn the_note_names_the_cause_every_check_failed_on_and_only_that() {
+        let build = "does not compile: error[E0308]: mismatched types at src/lib.rs:1:21";
+        let note = |graded: Graded| match graded {
+            Graded::Scored { note, .. } => note,
+            Graded::NotGraded(why) => panic!("not graded: {why}"),
+        };
+        let all_alike = results(&[(build, false), (build, false), (build, false)]);
+        assert_eq!(note(Graded::from_results(&all_alike)), build);
+        let one_passed = results(&[(build, false), ("", true), (build, false)]);
+        assert_eq!(note(Graded::from_results(&one_passed)), "");
+        let different = results(&[(build, false), ("no", false)]);
+        assert_eq!(note(Graded::from_results(&different)), "");
+        let not_graded =
+            Results::not_graded("ada", "timed out: not graded within 900 s", Duration::ZERO);
+        assert_eq!(
+            Graded::from_results(&not_graded),
+            Graded::NotGraded("timed out: not graded within 900 s".into())
+        );
+    }
+
+    #[test]
+    fn reports_in_several_folders_merge_into_one_sorted_gradebook() {
+        let scratch = tempfile::tempdir().expect("a scratch folder");
+        let (one, two) = (scratch.path().join("1"), scratch.path().join("2"));
+        for dir in [&one, &two] {
+            fs::create_dir(dir).expect("mkdir");
+        }
+        let graded = results(&[("x", false), ("", true)]);
+        write_json(&two.join("ada.json"), &graded).expect("write");
+        let none = Results::not_graded(
+            "bea",
+            "no crate: the folder has no Cargo.toml",
+            Duration::ZERO,
+        );
+        write_json(&one.join("bea.json"), &none).expect("write");
+        fs::write(one.join("cy.json"), "{").expect("write");
+        fs::write(one.join("cy.log"), "not a report").expect("write");
+        let rows = gradebook(&[one.clone(), two.clone()]).expect("merged");
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["ada", "bea", "cy"]);
+        assert!(matches!(&rows[0].graded, Graded::Scored { score: 3, .. }));
+        assert_eq!(
+            rows[1].graded,
+            Graded::NotGraded("no crate: the folder has no Cargo.toml".into())
+        );
+        assert!(
+            matches!(&rows[2].graded, Graded::NotGraded(why) if why.starts_with("unreadable report cy.json: ")),
+            "{:?}",
+            rows[2].graded
+        );
+        write_json(&two.join("bea.json"), &none).expect("write");
+        let err = gradebook(&[one, two]).expect_err("bea twice");
+        assert!(err.to_string().contains("bea has two reports"), "{err}");
+        let empty = scratch.path().join("empty");
+        fs::create_dir(&empty).expect("mkdir");
+        assert!(gradebook(&[empty]).is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use harness::{Context, Failure, Inbox, Peer, PeerOptions, Peers};
 
+use crate::model::Figures;
 use crate::sandbox::Limits;
 
 /// What a check returns: `Err` says what went wrong.
@@ -42,6 +43,8 @@ pub struct CheckContext {
     /// Processes under test found running something else than the
     /// submission's executable when they were stopped.
     pub(crate) exe_mismatches: Arc<Mutex<Vec<String>>>,
+    /// What the check measured, for the report (soak cases do).
+    figures: Mutex<Figures>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -54,7 +57,18 @@ impl CheckContext {
             context: Context::new(config.step, config.check_limit),
             config,
             exe_mismatches: Arc::new(Mutex::new(Vec::new())),
+            figures: Mutex::new(Figures::new()),
         }
+    }
+
+    /// Records a figure the check measured, for the report.
+    pub fn figure(&self, name: impl Into<String>, value: impl Into<String>) {
+        lock(&self.figures).push((name.into(), value.into()));
+    }
+
+    /// The figures recorded so far, taken out.
+    pub fn take_figures(&self) -> Figures {
+        std::mem::take(&mut *lock(&self.figures))
     }
 
     pub fn config(&self) -> &Config {

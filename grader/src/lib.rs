@@ -6,11 +6,13 @@
 //!
 //! - [`catalog`]: the table of checks (name, part, points, description,
 //!   hint, function); [`checks`]: their functions.
-//! - [`session`]: what a check runs in: peers, servers, clients, deadlines,
-//!   the steps and transcripts a failure shows; [`pty`]: clients on
-//!   terminals; [`stream`]: waiting for expected bytes.
-//! - [`sandbox`]: containment of every process a submission runs as;
-//!   [`procfs`]: what `/proc` shows of them.
+//! - [`context`]: what a check runs in: the run's configuration and the
+//!   harness's context (deadlines, steps, transcripts, peers);
+//!   [`launch`]: starting the submission's server and programs on pipes;
+//!   [`pty`]: clients on terminals. The protocol's vocabulary (peers,
+//!   inboxes, `/proc`, the server rules as scenario functions) is the
+//!   `harness` crate's, shared with the lab's own tests.
+//! - [`sandbox`]: containment of every process a submission runs as.
 //! - [`submission`] and [`tool`]: building a student's crate;
 //!   [`runner`]: running the checks; [`model`] and [`report`]: results and
 //!   the human, Gradescope JSON, JUnit and TAP reports; [`batch`]: a whole
@@ -32,19 +34,3 @@ pub mod sandbox;
 pub mod soak;
 pub mod submission;
 pub mod tool;
-
-pub use harness::procfs;
-
-/// Old paths, while the bench and the command line move to the new ones.
-#[doc(hidden)]
-pub mod stream {
-    pub use harness::Inbox as Stream;
-    pub use harness::show::{show, show_against, show_block, where_they_differ};
-}
-
-/// Old paths, while the bench and the command line move to the new ones.
-#[doc(hidden)]
-pub mod session {
-    pub use crate::context::{CheckContext, Config, Outcome};
-    pub use crate::launch::{expect_built, submission_env};
-}

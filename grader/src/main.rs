@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use grader::batch::{Graded, Row, Shard};
 use grader::catalog::{self, CHECKS};
-use grader::model::{Part, Report};
+use grader::context::Config;
+use grader::model::{CheckResult, Failure, Part, Report};
+use grader::report::json::Results;
 use grader::report::{self, Format, Style};
 use grader::runner::{self, Plan};
 use grader::sandbox::{self, Limits};
-use grader::session::Config;
 use grader::submission::{self, BuildError};
 
 /// Grades the epoll chat lab: builds a student's crate (or takes any
@@ -48,10 +50,10 @@ struct GradeArgs {
     #[arg(long = "part", value_enum, value_name = "PART")]
     parts: Vec<PartArg>,
     /// Run only this check, for example server/join (repeatable; see --list).
-    #[arg(long = "check", value_name = "NAME")]
-    checks: Vec<String>,
-    /// The report's format: human, json (Gradescope's results.json), junit or tap.
-    #[arg(long, default_value = "human")]
+    #[arg(long = "check", value_name = "NAME", value_parser = check_name)]
+    checks: Vec<&'static str>,
+    /// The report's format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -62,11 +64,8 @@ struct GradeArgs {
     /// How many checks run at once.
     #[arg(long, default_value_t = 8, value_name = "N")]
     jobs: usize,
-    /// Multiplies every deadline (5 s per step, 40 s per check), for slow
-    /// or crowded machines. A correct submission never waits for a
-    /// deadline, so only failing checks take longer.
-    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = parse_scale)]
-    timeout_scale: f64,
+    #[command(flatten)]
+    timeouts: Timeouts,
     /// When run as root: the unprivileged user that builds and runs the
     /// submission (default: chatgrader, if that user exists; else the
     /// submission runs as root, unprotected).
@@ -74,11 +73,29 @@ struct GradeArgs {
     user: Option<String>,
 }
 
+#[derive(Args, Debug, Clone, Copy)]
+struct Timeouts {
+    /// Multiplies the checks' deadlines (5 s for each thing a check waits
+    /// for, 40 s for a whole check) and, in a batch, the bound on each
+    /// grading (15 minutes), for slow or crowded machines. A correct
+    /// submission never waits for a deadline, so only failing checks take
+    /// longer. The build and the wrapper tests are not scaled: 10 minutes
+    /// each is far more than they need.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = parse_scale)]
+    timeout_scale: f64,
+}
+
 fn parse_scale(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(scale) if (0.5..=20.0).contains(&scale) => Ok(scale),
         _ => Err(format!("not a factor between 0.5 and 20: {text}")),
     }
+}
+
+fn check_name(name: &str) -> Result<&'static str, String> {
+    catalog::find(name)
+        .map(|check| check.name)
+        .ok_or_else(|| format!("no check is called {name:?}: `grader --list` shows them all"))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,8 +140,8 @@ enum Command {
         #[arg(long = "case", value_name = "NAME")]
         cases: Vec<String>,
         /// human, or json (one object).
-        #[arg(long, default_value = "human", value_parser = ["human", "json"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = SoakFormat::Human)]
+        format: SoakFormat,
     },
     /// Measures a chat server under load: N raw TCP clients, K of them
     /// sending M lines as fast as it takes them; deliveries per second,
@@ -133,27 +150,67 @@ enum Command {
     /// some were, 2 when it could not run.
     Bench(grader::bench::Args),
     /// Grades every crate in a folder (one subfolder per student) into a
-    /// gradebook CSV and one JSON report per submission. Exit status 0 when
-    /// every submission was graded, 2 when some could not be.
-    Batch {
-        /// The folder of submissions.
-        submissions: PathBuf,
-        /// Where the reports, logs and build folders go.
-        #[arg(long, value_name = "DIR", default_value = "grades")]
-        reports: PathBuf,
-        /// The gradebook (default: REPORTS/gradebook.csv).
+    /// gradebook CSV and, per submission, a JSON report and the same report
+    /// as text. Exit status 0 when every submission was graded, 2 when some
+    /// could not be.
+    Batch(BatchArgs),
+    /// Merges the report folders of batches (one per shard, say) into one
+    /// gradebook CSV, the same as one batch over the whole folder writes.
+    /// Exit status 0 when every submission in it was graded, 2 when some
+    /// were not or the reports could not be read.
+    Gradebook {
+        /// The report folders (`batch --reports DIR`).
+        #[arg(required = true, value_name = "DIR")]
+        reports: Vec<PathBuf>,
+        /// Write the gradebook to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
-        csv: Option<PathBuf>,
-        /// How many submissions are graded at once.
-        #[arg(long, default_value_t = 2, value_name = "N")]
-        jobs: usize,
-        /// When run as root: an unprivileged user that builds and runs
-        /// submissions (default: chatgrader, if that user exists). Give one
-        /// per submission to grade at once (repeat it): two gradings never
-        /// share a user, so there are at most as many jobs as users.
-        #[arg(long = "user", value_name = "NAME")]
-        users: Vec<String>,
+        out: Option<PathBuf>,
     },
+    /// Writes a stored JSON report (`--format json`, or a batch's
+    /// NAME.json) in another format: `human` gives the report as grading
+    /// printed it. Exit status 0 when it was written, 2 when the report
+    /// could not be read.
+    Render {
+        /// The stored report.
+        #[arg(value_name = "REPORT.json")]
+        report: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Write it to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct BatchArgs {
+    /// The folder of submissions.
+    submissions: PathBuf,
+    /// Where the reports, logs and build folders go.
+    #[arg(long, value_name = "DIR", default_value = "grades")]
+    reports: PathBuf,
+    /// The gradebook (default: REPORTS/gradebook.csv).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// How many submissions are graded at once (default: half the cores,
+    /// at least 1). Each grading runs several checks at once, and the
+    /// timing checks need a machine that is not overloaded.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Grade part K of N of the folder, for N machines at once: the
+    /// submissions whose place in the sorted list of names, counted from 0,
+    /// is K-1 modulo N. `grader gradebook` merges the parts' reports.
+    #[arg(long, value_name = "K/N", default_value_t = Shard::WHOLE)]
+    shard: Shard,
+    #[command(flatten)]
+    timeouts: Timeouts,
+    /// When run as root: an unprivileged user that builds and runs
+    /// submissions (default: chatgrader, if that user exists). Give one
+    /// per submission to grade at once (repeat it): two gradings never
+    /// share a user, so there are at most as many jobs as users.
+    #[arg(long = "user", value_name = "NAME")]
+    users: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -177,15 +234,15 @@ fn run(cli: Cli) -> ExitCode {
             server,
             cases,
             format,
-        }) => contained(soak(server, &cases, &format)),
+        }) => contained(soak(server, &cases, format)),
         Some(Command::Bench(args)) => grader::bench::main(args),
-        Some(Command::Batch {
-            submissions,
-            reports,
-            csv,
-            jobs,
-            users,
-        }) => contained(batch(submissions, reports, csv, jobs, &users)),
+        Some(Command::Batch(args)) => contained(batch(args)),
+        Some(Command::Gradebook { reports, out }) => failed_with(gradebook(&reports, out)),
+        Some(Command::Render {
+            report,
+            format,
+            out,
+        }) => failed_with(render(&report, format, out)),
         None => contained(grade(cli.grade)),
     }
 }
@@ -194,12 +251,18 @@ fn run(cli: Cli) -> ExitCode {
 /// or 2 (could not run) with the error on stderr; either way, nothing it
 /// started is left running.
 fn contained(result: anyhow::Result<ExitCode>) -> ExitCode {
-    let code = result.unwrap_or_else(|err| {
-        eprintln!("grader: {err:#}");
-        ExitCode::from(2)
-    });
+    let code = failed_with(result);
     sandbox::cleanup();
     code
+}
+
+/// The exit status of a command: its own, or 2 (could not run) with the
+/// error on stderr.
+fn failed_with(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|err| {
+        eprintln!("grader: {err:#}");
+        ExitCode::from(2)
+    })
 }
 
 /// The reference server, exactly as the solution's `server` binary.
@@ -234,71 +297,69 @@ fn exit_with(result: io::Result<()>, what: &str) -> ExitCode {
     }
 }
 
-fn soak(server: PathBuf, cases: &[String], format: &str) -> anyhow::Result<ExitCode> {
+/// How `grader soak` prints its report.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SoakFormat {
+    /// A line per case with its figures, then each failure.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+fn soak(server: PathBuf, cases: &[String], format: SoakFormat) -> anyhow::Result<ExitCode> {
     for name in cases {
-        if !grader::soak::CASES.iter().any(|case| case.name == name) {
+        if grader::soak::case(name).is_none() {
             bail!("no soak case is called {name:?}");
         }
     }
     sandbox::install().context("prepare to contain the server")?;
-    let config = Config {
-        server: Some(absolute(server)?),
-        client: None,
-        reference: std::env::current_exe().context("find the grader's own executable")?,
-        step: Duration::from_secs(5),
-        check_limit: Duration::from_secs(40),
-        limits: Limits::SUBMISSION,
-    };
+    let reference = std::env::current_exe().context("find the grader's own executable")?;
     let live = io::stderr().is_terminal();
-    let results = grader::soak::run(config, cases, &|result| {
+    let report = grader::soak::run(absolute(server)?, reference, cases, &|result| {
         if live {
-            let mark = if result.failure.is_none() {
-                "PASS"
-            } else {
-                "FAIL"
-            };
-            eprintln!("{mark}  {} ({:.1} s)", result.name, result.seconds);
+            let mark = if result.passed() { "PASS" } else { "FAIL" };
+            eprintln!(
+                "{mark}  {} ({:.1} s)",
+                result.name,
+                result.duration.as_secs_f64()
+            );
         }
     });
-    if format == "json" {
-        println!(
+    match format {
+        SoakFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&grader::soak::json(&results))?
-        );
-    } else {
-        print!("{}", grader::soak::human(&results));
+            serde_json::to_string_pretty(&grader::soak::json(&report))?
+        ),
+        SoakFormat::Human => print!("{}", grader::soak::human(&report)),
     }
-    Ok(if results.iter().all(|r| r.failure.is_none()) {
+    Ok(if report.all_passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-fn batch(
-    submissions: PathBuf,
-    reports: PathBuf,
-    csv: Option<PathBuf>,
-    jobs: usize,
-    users: &[String],
-) -> anyhow::Result<ExitCode> {
+fn batch(args: BatchArgs) -> anyhow::Result<ExitCode> {
     sandbox::install().context("prepare to contain the graders it starts")?;
-    let users = if users.is_empty() {
+    let users = if args.users.is_empty() {
         grading_account(None)?.into_iter().collect()
     } else {
         let mut accounts = Vec::new();
-        for name in users {
+        for name in &args.users {
             accounts.extend(grading_account(Some(name))?);
         }
         accounts
     };
+    let jobs = args.jobs.unwrap_or_else(half_the_cores);
     let batch = grader::batch::Batch {
-        submissions,
-        reports: absolute(reports)?,
+        submissions: args.submissions,
+        reports: absolute(args.reports)?,
         jobs,
         // Itself, whatever is at its path on disk by now.
         grader: PathBuf::from("/proc/self/exe"),
         users,
+        shard: args.shard,
+        timeout_scale: args.timeouts.timeout_scale,
     };
     if !batch.users.is_empty() {
         let names: Vec<&str> = batch.users.iter().map(|u| u.name.as_str()).collect();
@@ -313,18 +374,7 @@ fn batch(
             batch.workers()
         );
     }
-    let show = |row: &grader::batch::Row| -> String {
-        match &row.graded {
-            grader::batch::Graded::Scored {
-                score, max_score, ..
-            } => format!(
-                "{:<24} {score:>3}/{max_score} ({:.1} s)",
-                row.name, row.seconds
-            ),
-            grader::batch::Graded::NotGraded(why) => format!("{:<24} not graded: {why}", row.name),
-        }
-    };
-    let rows = grader::batch::run(&batch, &|row| eprintln!("{}", show(row)))?;
+    let rows = grader::batch::run(&batch, &|row| eprintln!("{}", progress_row(row)))?;
     // Every grading is over: nothing of the grading users may be left.
     for user in &batch.users {
         if let Err(err) = grader::sandbox::user::kill_every_process_of(user) {
@@ -334,27 +384,100 @@ fn batch(
             );
         }
     }
-    let csv = csv.unwrap_or_else(|| batch.reports.join("gradebook.csv"));
-    std::fs::write(&csv, grader::batch::csv(&rows))
-        .with_context(|| format!("write {}", csv.display()))?;
-    let ungraded = rows
-        .iter()
-        .filter(|row| matches!(row.graded, grader::batch::Graded::NotGraded(_)))
-        .count();
+    let csv = args
+        .csv
+        .unwrap_or_else(|| batch.reports.join("gradebook.csv"));
+    write_gradebook(&rows, Some(&csv))?;
+    let shard = if batch.shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!(" (shard {})", batch.shard)
+    };
     println!(
-        "{} submissions, {} graded, {ungraded} not graded; gradebook: {}; reports: {}",
-        rows.len(),
-        rows.len() - ungraded,
+        "{}{shard}; gradebook: {}; reports: {}",
+        counts(&rows),
         csv.display(),
         batch.reports.display()
     );
-    Ok(if ungraded == 0 {
+    Ok(all_graded(&rows))
+}
+
+/// Half the cores, at least one: what `batch --jobs` advises.
+fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+}
+
+/// A row as it is done: `ada  87/100 (12.3 s)`, or why it was not graded.
+fn progress_row(row: &Row) -> String {
+    match &row.graded {
+        Graded::Scored {
+            score, max_score, ..
+        } => format!(
+            "{:<24} {score:>3}/{max_score} ({:.1} s)",
+            row.name, row.seconds
+        ),
+        Graded::NotGraded(why) => format!("{:<24} not graded: {why}", row.name),
+    }
+}
+
+/// `3 submissions, 2 graded, 1 not graded`.
+fn counts(rows: &[Row]) -> String {
+    let ungraded = rows
+        .iter()
+        .filter(|row| matches!(row.graded, Graded::NotGraded(_)))
+        .count();
+    format!(
+        "{} submissions, {} graded, {ungraded} not graded",
+        rows.len(),
+        rows.len() - ungraded
+    )
+}
+
+fn all_graded(rows: &[Row]) -> ExitCode {
+    if rows
+        .iter()
+        .all(|row| matches!(row.graded, Graded::Scored { .. }))
+    {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
-    })
+    }
 }
 
+/// Writes the gradebook to `path`, or to standard output.
+fn write_gradebook(rows: &[Row], path: Option<&Path>) -> anyhow::Result<()> {
+    match path {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("create {}", path.display()))?;
+            grader::batch::write_csv(rows, file)
+                .with_context(|| format!("write {}", path.display()))
+        }
+        None => grader::batch::write_csv(rows, io::stdout().lock()).context("write the gradebook"),
+    }
+}
+
+fn gradebook(reports: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let rows = grader::batch::gradebook(reports)?;
+    write_gradebook(&rows, out.as_deref())?;
+    match out {
+        Some(out) => println!("{}; gradebook: {}", counts(&rows), out.display()),
+        // Standard output is the gradebook.
+        None => eprintln!("{}", counts(&rows)),
+    }
+    Ok(all_graded(&rows))
+}
+
+fn render(path: &Path, format: Format, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let report = Results::parse(&text)
+        .and_then(Results::into_report)
+        .with_context(|| format!("{} cannot be rendered", path.display()))?;
+    write_report(&report, format, out.as_ref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Grades one submission: builds it (or takes the executables given), runs
+/// the checks and writes the report.
 fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         list_checks();
@@ -362,101 +485,36 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     }
     sandbox::install().context("prepare to contain the submission's processes")?;
     let started = Instant::now();
-    let reference = std::env::current_exe().context("find the grader's own executable")?;
     let building = args.server.is_none() && args.client.is_none();
     let protection = grading_user(args.user.as_deref(), building)?;
-    let mut parts: Vec<Part> = if args.parts.is_empty() {
-        Part::ALL.to_vec()
-    } else {
-        args.parts.iter().map(|&p| p.into()).collect()
-    };
-
-    let mut config = Config {
-        server: None,
-        client: None,
-        reference,
-        step: Duration::from_secs(5).mul_f64(args.timeout_scale),
-        check_limit: Duration::from_secs(40).mul_f64(args.timeout_scale),
-        limits: Limits::SUBMISSION,
-    };
-    let mut build_failure = None;
-    let mut wrapper_crate = None;
-    let label;
-    if args.server.is_some() || args.client.is_some() {
-        config.server = args.server.map(absolute).transpose()?;
-        config.client = args.client.map(absolute).transpose()?;
-        parts.retain(|part| match part {
-            Part::Wrapper => false,
-            Part::Server => config.server.is_some(),
-            Part::Client => config.client.is_some(),
-        });
-        label = [("server", &config.server), ("client", &config.client)]
-            .iter()
-            .filter_map(|(what, exe)| exe.as_ref().map(|e| format!("{what} {}", e.display())))
-            .collect::<Vec<_>>()
-            .join(", ");
-    } else {
+    let mut config = check_config(args.timeouts)?;
+    let subject = if building {
         let dir = args.dir.unwrap_or_else(|| PathBuf::from("support"));
-        label = dir.display().to_string();
-        if io::stderr().is_terminal() {
-            eprintln!("building {label} ...");
-        }
-        match submission::build(&dir) {
-            Ok(built) => {
-                // The processes under test must be these files: the
-                // checks compare /proc/PID/exe with them.
-                for exe in [&built.server, &built.client].into_iter().flatten() {
-                    grader::session::expect_built(exe)
-                        .with_context(|| format!("read {}", exe.display()))?;
-                }
-                config.server = built.server;
-                config.client = built.client;
-                wrapper_crate = Some((built.crate_dir, built.target_dir));
-            }
-            Err(BuildError::NotACrate(why) | BuildError::Setup(why)) => bail!(why),
-            Err(BuildError::Failed(failure)) => build_failure = Some(failure),
-        }
-        // Whatever the build left running (a build script's daemon) is
-        // stopped before anything is checked.
-        sandbox::kill_strays();
-    }
-    if parts.is_empty() {
-        bail!("nothing to grade: the parts asked for need executables that were not given");
-    }
-    for name in &args.checks {
-        if catalog::find(name).is_none() {
-            bail!("no check is called {name:?}: `grader --list` shows them all");
-        }
-    }
-    let wanted = |check: &catalog::Check| {
-        args.checks.is_empty() || args.checks.iter().any(|name| name == check.name)
+        build_crate(dir, &mut config)?
+    } else {
+        given_executables(args.server, args.client, &mut config)?
     };
-
+    let parts = parts_to_grade(&args.parts, &config, building)?;
+    let wanted = |check: &catalog::Check| {
+        parts.contains(&check.part) && (args.checks.is_empty() || args.checks.contains(&check.name))
+    };
     let plan = Plan {
-        checks: CHECKS
-            .iter()
-            .filter(|check| parts.contains(&check.part) && wanted(check))
-            .collect(),
-        build_failure: build_failure.or_else(|| missing_executable(&config, &parts)),
+        checks: CHECKS.iter().filter(|check| wanted(check)).collect(),
+        build_failure: subject
+            .build_failure
+            .or_else(|| missing_executable(&config, &parts)),
         config: Arc::new(config),
-        wrapper_crate,
+        wrapper_crate: subject.wrapper_crate,
         jobs: args.jobs,
     };
-    let live = io::stderr().is_terminal();
-    let progress_style = Style { color: live };
-    let progress = move |result: &grader::model::CheckResult| {
-        if live {
-            eprintln!("{}", report::progress_line(result, progress_style));
-        }
-    };
-    let results = runner::run(&plan, &progress);
+    let results = run_checks(&plan);
     // Everything the submission started is gone before the report exists:
     // nothing of it can rewrite the report once written.
     sandbox::cleanup();
     let report = Report {
         submission: match &protection {
-            Some(note) => format!("{label} ({note})"),
-            None => label,
+            Some(note) => format!("{} ({note})", subject.label),
+            None => subject.label,
         },
         results,
         duration: started.elapsed(),
@@ -467,6 +525,127 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What the checks run on: what the report calls it, and what its build
+/// gave.
+struct Subject {
+    label: String,
+    /// Why nothing can run (the crate does not compile): every check fails
+    /// with it.
+    build_failure: Option<Failure>,
+    /// The crate and its build folder, for the wrapper tests.
+    wrapper_crate: Option<(PathBuf, PathBuf)>,
+}
+
+/// What the checks are given; the executables are set by what is graded.
+fn check_config(timeouts: Timeouts) -> anyhow::Result<Config> {
+    Ok(Config {
+        server: None,
+        client: None,
+        reference: std::env::current_exe().context("find the grader's own executable")?,
+        step: Duration::from_secs(5).mul_f64(timeouts.timeout_scale),
+        check_limit: Duration::from_secs(40).mul_f64(timeouts.timeout_scale),
+        limits: Limits::SUBMISSION,
+    })
+}
+
+/// Builds the crate in `dir` for the checks. A crate that does not compile
+/// is graded (every check fails with the compiler's message); a folder
+/// that is not a crate cannot be.
+fn build_crate(dir: PathBuf, config: &mut Config) -> anyhow::Result<Subject> {
+    let mut subject = Subject {
+        label: dir.display().to_string(),
+        build_failure: None,
+        wrapper_crate: None,
+    };
+    if io::stderr().is_terminal() {
+        eprintln!("building {} ...", subject.label);
+    }
+    match submission::build(&dir) {
+        Ok(built) => {
+            // The processes under test must be these files: the checks
+            // compare /proc/PID/exe with them.
+            for exe in [&built.server, &built.client].into_iter().flatten() {
+                grader::launch::expect_built(exe)
+                    .with_context(|| format!("read {}", exe.display()))?;
+            }
+            config.server = built.server;
+            config.client = built.client;
+            subject.wrapper_crate = Some((built.crate_dir, built.target_dir));
+        }
+        Err(BuildError::NotACrate(why) | BuildError::Setup(why)) => bail!(why),
+        Err(BuildError::Failed(failure)) => subject.build_failure = Some(failure),
+    }
+    // Whatever the build left running (a build script's daemon) is stopped
+    // before anything is checked.
+    sandbox::kill_strays();
+    Ok(subject)
+}
+
+/// Executables given on the command line, in any language.
+fn given_executables(
+    server: Option<PathBuf>,
+    client: Option<PathBuf>,
+    config: &mut Config,
+) -> anyhow::Result<Subject> {
+    config.server = server.map(absolute).transpose()?;
+    config.client = client.map(absolute).transpose()?;
+    let label = [("server", &config.server), ("client", &config.client)]
+        .iter()
+        .filter_map(|(what, exe)| exe.as_ref().map(|e| format!("{what} {}", e.display())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Subject {
+        label,
+        build_failure: None,
+        wrapper_crate: None,
+    })
+}
+
+/// The parts asked for (all by default), less those that cannot be graded
+/// without a crate: the wrapper, and a part whose executable is not given.
+fn parts_to_grade(asked: &[PartArg], config: &Config, building: bool) -> anyhow::Result<Vec<Part>> {
+    let mut parts: Vec<Part> = if asked.is_empty() {
+        Part::ALL.to_vec()
+    } else {
+        asked.iter().map(|&p| p.into()).collect()
+    };
+    if !building {
+        parts.retain(|part| match part {
+            Part::Wrapper | Part::Soak => false,
+            Part::Server => config.server.is_some(),
+            Part::Client => config.client.is_some(),
+        });
+    }
+    if parts.is_empty() {
+        bail!("nothing to grade: the parts asked for need executables that were not given");
+    }
+    Ok(parts)
+}
+
+/// The hint of every check when nothing could run: the checks' own hints
+/// point at TODOs, which are not the problem yet.
+const NOT_BUILT_HINT: &str = "Nothing was checked: fix what the first line says first \
+    (`cargo build` shows the compiler's errors in full), then grade again.";
+
+/// Runs the plan, printing each check's line as it ends when stderr is a
+/// terminal.
+fn run_checks(plan: &Plan) -> Vec<CheckResult> {
+    let live = io::stderr().is_terminal();
+    let style = Style { color: live };
+    let progress = move |result: &CheckResult| {
+        if live {
+            eprintln!("{}", report::progress_line(result, style));
+        }
+    };
+    let mut results = runner::run(plan, &progress);
+    if plan.build_failure.is_some() {
+        for result in &mut results {
+            result.hint = NOT_BUILT_HINT.to_owned();
+        }
+    }
+    results
 }
 
 /// Decides who runs the submission. As root, that is the grading user
@@ -541,7 +720,7 @@ fn find_program(program: &std::ffi::OsStr) -> Option<PathBuf> {
 
 /// A crate that built but lacks the `server` or `client` binary cannot be
 /// graded for that part: say so in every check rather than crash.
-fn missing_executable(config: &Config, parts: &[Part]) -> Option<grader::model::Failure> {
+fn missing_executable(config: &Config, parts: &[Part]) -> Option<Failure> {
     let missing: Vec<&str> = [
         (Part::Server, &config.server, "server"),
         (Part::Client, &config.client, "client"),
@@ -551,7 +730,7 @@ fn missing_executable(config: &Config, parts: &[Part]) -> Option<grader::model::
     .map(|(_, _, name)| name)
     .collect();
     (!missing.is_empty()).then(|| {
-        grader::model::Failure::new(format!(
+        Failure::new(format!(
             "the crate has no `{}` binary (src/bin/{}.rs)",
             missing.join("` or `"),
             missing[0]

@@ -14,6 +14,10 @@ pub enum Part {
     /// The chat client, on a pseudo-terminal or a pipe, against the reference
     /// server and raw TCP peers.
     Client,
+    /// `grader soak`: hostile peers and sustained load against a server.
+    /// Not graded: its cases are worth no points and are not in
+    /// [`Part::ALL`].
+    Soak,
 }
 
 impl Part {
@@ -26,6 +30,7 @@ impl Part {
             Part::Wrapper => "wrapper",
             Part::Server => "server",
             Part::Client => "client",
+            Part::Soak => "soak",
         }
     }
 }
@@ -56,7 +61,13 @@ pub struct CheckResult {
     pub failure: Option<Failure>,
     /// How long it ran.
     pub duration: Duration,
+    /// What it measured, in the order measured: (name, value). Soak cases
+    /// report their figures here; a check measures nothing.
+    pub figures: Figures,
 }
+
+/// Figures a check measured: (name, value), in the order measured.
+pub type Figures = Vec<(String, String)>;
 
 impl CheckResult {
     pub fn passed(&self) -> bool {

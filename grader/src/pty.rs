@@ -5,7 +5,14 @@
 //! program through std's `Command`, with the terminal's other side as its
 //! standard streams and as its controlling terminal (a new session). That
 //! gives the program's pid (for the `/proc` checks), its exit status, and
-//! the same containment as every other process.
+//! the same containment as every other process. The lab's own tests of the
+//! client on a terminal use `rexpect`; the grader keeps its own code because
+//! rexpect 0.7 keeps the child's pid crate-private (`PtyProcess::child_pid`
+//! is `pub(crate)`, with no getter), calls `fork()` itself and runs Rust
+//! code in the child up to `exec` although the program it forks is
+//! multi-threaded (the grader is, and rexpect starts a reading thread per
+//! terminal), and waits for the screen by polling, sleeping 100 ms between
+//! looks, where a check wakes as soon as bytes arrive.
 //!
 //! Before the program starts, the terminal's echo is turned off (else what
 //! is typed would show up on the screen, mixed with what the client prints)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::catalog::{Check, Run};
 use crate::checks::wrapper::{self, Outcomes, TestOutcome};
 use crate::context::{CheckContext, Config};
-use crate::model::{CheckResult, Failure};
+use crate::model::{CheckResult, Failure, Figures};
 
 /// What to run.
 #[derive(Debug)]
@@ -62,13 +62,16 @@ pub fn run(plan: &Plan, progress: &(dyn Fn(&CheckResult) + Sync)) -> Vec<CheckRe
                         return;
                     };
                     let started = Instant::now();
-                    let failure = match check.run {
-                        Run::WrapperTests(tests) => {
-                            wrapper_failure(tests, wrapper_outcomes.as_ref().expect("run above"))
-                        }
+                    let (failure, figures) = match check.run {
+                        Run::WrapperTests(tests) => (
+                            wrapper_failure(tests, wrapper_outcomes.as_ref().expect("run above")),
+                            Figures::new(),
+                        ),
                         Run::Live(function) => live_failure(check, function, &plan.config),
                     };
-                    ordered.done(index, result(check, failure, started.elapsed()));
+                    let mut result = result(check, failure, started.elapsed());
+                    result.figures = figures;
+                    ordered.done(index, result);
                 }
             });
         }
@@ -122,14 +125,26 @@ fn wrapper_failure(tests: &[&str], outcomes: &Result<Outcomes, Failure>) -> Opti
     })
 }
 
-/// Runs one live check; `None` when it passed.
+/// Runs one live check, catching a panic of the grader's own; returns how it
+/// failed (`None` when it passed) and what it measured.
 fn live_failure(
     check: &Check,
     function: fn(&CheckContext) -> crate::context::Outcome,
     config: &Arc<Config>,
+) -> (Option<Failure>, Figures) {
+    let context = CheckContext::new(Arc::clone(config));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| function(&context)));
+    let failure = judge(check, &context, outcome);
+    (failure, context.take_figures())
+}
+
+/// The failure, completed with steps and transcripts, of a check that
+/// ended with `outcome`.
+fn judge(
+    check: &Check,
+    session: &CheckContext,
+    outcome: thread::Result<crate::context::Outcome>,
 ) -> Option<Failure> {
-    let session = CheckContext::new(Arc::clone(config));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| function(&session)));
     // The check's processes are gone now: if one of them ran something
     // else than the submission's executable, nothing it did counts.
     if let Some(failure) = session.exe_mismatch() {
@@ -161,6 +176,7 @@ fn result(check: &Check, failure: Option<Failure>, duration: Duration) -> CheckR
         max_points: check.points,
         failure,
         duration,
+        figures: Figures::new(),
     }
 }
 

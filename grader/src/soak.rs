@@ -3,6 +3,10 @@
 //! bounded, and that the well-behaved clients got every line, and reporting
 //! its figures.
 //!
+//! The cases are [`Check`]s of the part [`Part::Soak`], worth no points: the
+//! grader's runner runs them (one at a time), their figures land in each
+//! [`CheckResult`], and a failure reads as in every report.
+//!
 //! Cases (all on loopback, each bounded in time):
 //! - `fd-flood`: connections until the server runs out of descriptors, and
 //!   back: it keeps serving its clients, does not spin, accepts again;
@@ -15,19 +19,22 @@
 //! - `slow-consumer`: one peer stops reading while the others chat.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use chat::framing::LineBuffer;
+use harness::show::show;
+use harness::{Failure, Peer, PeerOptions, procfs};
 
-use crate::model::Failure;
-use harness::procfs;
-use harness::{Peer, PeerOptions};
-
+use crate::catalog::{Check, Run};
 use crate::context::{CheckContext, Config, Outcome};
 use crate::launch::Server;
-use harness::show::show;
+use crate::model::{CheckResult, Part, Report};
+use crate::report;
+use crate::runner::{self, Plan};
+use crate::sandbox::Limits;
 
 /// The most memory a server may hold at its peak in any case: the 1 MiB
 /// limit per slow client, buffers, the program itself.
@@ -38,124 +45,142 @@ pub const RSS_LIMIT_KIB: usize = 64 * 1024;
 /// observer never looks slow to the server.
 const AHEAD_BYTES: usize = 256 * 1024;
 
-/// One soak case.
-#[derive(Debug)]
-pub struct Case {
-    pub name: &'static str,
-    pub description: &'static str,
-    /// A smaller file-descriptor limit for the server, if the case needs one.
-    fd_limit: Option<u64>,
-    run: fn(&CheckContext, &mut Figures) -> Outcome,
-}
+/// The longest wait for any one expected thing: soak cases move a lot of
+/// data and wait on slow peers on purpose.
+const STEP: Duration = Duration::from_secs(60);
 
-/// What a case measured, in the order measured: (name, value).
-pub type Figures = Vec<(String, String)>;
+/// The longest one case may take.
+const CASE_LIMIT: Duration = Duration::from_secs(300);
 
-/// The outcome of one case.
-#[derive(Debug)]
-pub struct CaseResult {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub failure: Option<Failure>,
-    pub figures: Figures,
-    pub seconds: f64,
-}
+/// What every case's failure points at: the server's own log, and the case
+/// alone (`--case NAME`) to reproduce it.
+const HINT: &str =
+    "run the case alone (grader soak --case NAME) and read the server's stderr in the transcripts";
 
-pub static CASES: &[Case] = &[
-    Case {
-        name: "fd-flood",
+/// The cases, as checks of the part [`Part::Soak`]: worth no points, run by
+/// the same runner as the graded checks (which catches a panic of the
+/// grader's own) and reported through the same model.
+pub static CASES: &[Check] = &[
+    Check {
+        name: "soak/fd-flood",
+        part: Part::Soak,
+        points: 0,
         description: "connections up to the file limit and back: keeps serving, no spinning, accepts again",
-        fd_limit: Some(FLOOD_FD_LIMIT),
-        run: fd_flood,
+        hint: HINT,
+        run: Run::Live(fd_flood),
     },
-    Case {
-        name: "long-lines",
+    Check {
+        name: "soak/long-lines",
+        part: Part::Soak,
+        points: 0,
         description: "1 MiB and 100 MiB without a newline, forwarded in 4096-byte pieces",
-        fd_limit: None,
-        run: long_lines,
+        hint: HINT,
+        run: Run::Live(long_lines),
     },
-    Case {
-        name: "binary",
+    Check {
+        name: "soak/binary",
+        part: Part::Soak,
+        points: 0,
         description: "random bytes from several peers, framed exactly as the protocol says",
-        fd_limit: None,
-        run: binary,
+        hint: HINT,
+        run: Run::Live(binary),
     },
-    Case {
-        name: "resets",
+    Check {
+        name: "soak/resets",
+        part: Part::Soak,
+        points: 0,
         description: "peers that reset while writing, and while the server writes to them",
-        fd_limit: None,
-        run: resets,
+        hint: HINT,
+        run: Run::Live(resets),
     },
-    Case {
-        name: "churn",
+    Check {
+        name: "soak/churn",
+        part: Part::Soak,
+        points: 0,
         description: "one peer connects and leaves 10000 times; no descriptor leaks",
-        fd_limit: None,
-        run: churn,
+        hint: HINT,
+        run: Run::Live(churn),
     },
-    Case {
-        name: "slowloris",
+    Check {
+        name: "soak/slowloris",
+        part: Part::Soak,
+        points: 0,
         description: "100 peers send one byte a second while two others chat",
-        fd_limit: None,
-        run: slowloris,
+        hint: HINT,
+        run: Run::Live(slowloris),
     },
-    Case {
-        name: "slow-consumer",
+    Check {
+        name: "soak/slow-consumer",
+        part: Part::Soak,
+        points: 0,
         description: "one peer stops reading while the others exchange 32 MiB",
-        fd_limit: None,
-        run: slow_consumer,
+        hint: HINT,
+        run: Run::Live(slow_consumer),
     },
 ];
 
-/// Runs the cases named in `only` (all when empty) against `config.server`,
-/// one after the other (they measure CPU and memory: running them together
-/// would blur the figures); `progress` sees each result.
-pub fn run(config: Config, only: &[String], progress: &dyn Fn(&CaseResult)) -> Vec<CaseResult> {
-    let config = Arc::new(Config {
-        // Soak cases move a lot of data and wait on slow peers on purpose.
-        step: Duration::from_secs(60),
-        check_limit: Duration::from_secs(300),
-        ..config
-    });
-    let mut results = Vec::new();
-    for case in CASES
+/// The case called `name`, with or without its `soak/` prefix.
+pub fn case(name: &str) -> Option<&'static Check> {
+    CASES
         .iter()
-        .filter(|c| only.is_empty() || only.iter().any(|n| n == c.name))
-    {
-        let mut case_config = (*config).clone();
-        if let Some(limit) = case.fd_limit {
-            case_config.limits.open_files = limit;
-        }
-        let session = CheckContext::new(Arc::new(case_config));
-        let mut figures = Figures::new();
-        let started = Instant::now();
-        let failure = (case.run)(&session, &mut figures)
-            .err()
-            .map(|failure| session.finish(failure));
-        let result = CaseResult {
-            name: case.name,
-            description: case.description,
-            failure,
-            figures,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        progress(&result);
-        results.push(result);
+        .find(|case| case.name == name || case.name.strip_prefix("soak/") == Some(name))
+}
+
+/// Runs the cases named in `only` (all when empty, in table order) against
+/// `server`, one after the other (they measure CPU and memory: running them
+/// together would blur the figures); `progress` sees each result.
+///
+/// # Panics
+///
+/// If a name in `only` is no case's: check them with [`case`] first.
+pub fn run(
+    server: PathBuf,
+    reference: PathBuf,
+    only: &[String],
+    progress: &(dyn Fn(&CheckResult) + Sync),
+) -> Report {
+    let checks: Vec<&'static Check> = if only.is_empty() {
+        CASES.iter().collect()
+    } else {
+        only.iter()
+            .map(|name| case(name).expect("names checked by the caller"))
+            .collect()
+    };
+    let started = Instant::now();
+    let plan = Plan {
+        config: Arc::new(Config {
+            server: Some(server.clone()),
+            client: None,
+            reference,
+            step: STEP,
+            check_limit: CASE_LIMIT,
+            limits: Limits::SUBMISSION,
+        }),
+        checks,
+        build_failure: None,
+        wrapper_crate: None,
+        jobs: 1,
+    };
+    let results = runner::run(&plan, progress);
+    Report {
+        submission: server.display().to_string(),
+        results,
+        duration: started.elapsed(),
     }
-    results
 }
 
 /// The server's figures and health, recorded at the end of every case.
-fn finish(server: &mut Server, figures: &mut Figures) -> Outcome {
+fn finish(s: &CheckContext, server: &mut Server) -> Outcome {
     if let Some(status) = server.process.try_status() {
         return Err(Failure::new(format!("the server died: {status}")));
     }
     let peak = procfs::peak_rss_kib(server.pid()).map_err(proc_error)?;
     let cpu = procfs::cpu_ms(server.pid()).map_err(proc_error)?;
-    figures.push((
-        "server peak RSS".into(),
+    s.figure(
+        "server peak RSS",
         format!("{:.1} MiB", peak as f64 / 1024.0),
-    ));
-    figures.push(("server CPU".into(), format!("{:.2} s", cpu as f64 / 1000.0)));
+    );
+    s.figure("server CPU", format!("{:.2} s", cpu as f64 / 1000.0));
     if peak > RSS_LIMIT_KIB {
         return Err(Failure {
             summary: "the server's memory was not bounded".into(),
@@ -262,8 +287,11 @@ fn relay_checked(
 /// The server's descriptor limit in the `fd-flood` case.
 const FLOOD_FD_LIMIT: u64 = 256;
 
-fn fd_flood(s: &CheckContext, figures: &mut Figures) -> Outcome {
-    let mut server = s.server()?;
+fn fd_flood(s: &CheckContext) -> Outcome {
+    let mut server = s.server_with(Limits {
+        open_files: FLOOD_FD_LIMIT,
+        ..s.config().limits
+    })?;
     let pid = server.pid();
     let mut chat = s.peers(server.port, 2)?;
     // As many as the server can take, plus some that wait in the listen
@@ -293,14 +321,14 @@ fn fd_flood(s: &CheckContext, figures: &mut Figures) -> Outcome {
         chat[0].next_line()?;
     }
     let sockets = procfs::tcp_socket_fds(pid).map_err(proc_error)?.len();
-    figures.push((
-        "flood peers accepted at the limit".into(),
+    s.figure(
+        "flood peers accepted at the limit",
         format!("{} of {FLOOD}", sockets.saturating_sub(3)),
-    ));
+    );
     let (a, b) = chat.split_at_mut(1);
     still_chatting(&mut a[0], &mut b[0], "at the limit")?;
     let idle = procfs::busy_ms_while_idle(pid, Duration::from_secs(1)).map_err(proc_error)?;
-    figures.push(("busy in 1 s at the limit".into(), format!("{idle} ms")));
+    s.figure("busy in 1 s at the limit", format!("{idle} ms"));
     if idle > 100 {
         return Err(Failure {
             summary: "the server spins while it cannot accept".into(),
@@ -316,15 +344,15 @@ fn fd_flood(s: &CheckContext, figures: &mut Figures) -> Outcome {
     let newcomer = s.peer(server.port)?;
     let joined = format!("{} (connected)", newcomer.tag).into_bytes();
     while a[0].next_line()? != joined {}
-    figures.push((
-        "a newcomer accepted after the flood".into(),
+    s.figure(
+        "a newcomer accepted after the flood",
         format!("{:.2} s later", started.elapsed().as_secs_f64()),
-    ));
+    );
     still_chatting(&mut a[0], &mut b[0], "after the flood")?;
-    finish(&mut server, figures)
+    finish(s, &mut server)
 }
 
-fn long_lines(s: &CheckContext, figures: &mut Figures) -> Outcome {
+fn long_lines(s: &CheckContext) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 2)?;
     let (a, b) = chat.split_at_mut(1);
@@ -335,16 +363,16 @@ fn long_lines(s: &CheckContext, figures: &mut Figures) -> Outcome {
         stream.push(b'\n');
         let lines = relay_checked(&mut a[0], &b[0], &stream)?.lines;
         let seconds = started.elapsed().as_secs_f64();
-        figures.push((
+        s.figure(
             format!("{label} line"),
             format!(
                 "{lines} pieces in {seconds:.2} s ({:.0} MiB/s)",
                 size as f64 / (1 << 20) as f64 / seconds
             ),
-        ));
+        );
     }
     still_chatting(&mut a[0], &mut b[0], "after the long lines")?;
-    finish(&mut server, figures)
+    finish(s, &mut server)
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so a failure can be
@@ -357,12 +385,16 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
             x ^= x >> 7;
             x ^= x << 17;
             // One byte in 32 is a newline, so lines of all lengths occur.
-            if x % 32 == 0 { b'\n' } else { (x >> 24) as u8 }
+            if x.is_multiple_of(32) {
+                b'\n'
+            } else {
+                (x >> 24) as u8
+            }
         })
         .collect()
 }
 
-fn binary(s: &CheckContext, figures: &mut Figures) -> Outcome {
+fn binary(s: &CheckContext) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 4)?;
     let observer = chat.remove(0);
@@ -373,14 +405,11 @@ fn binary(s: &CheckContext, figures: &mut Figures) -> Outcome {
         s.step(format!("{} sends 4 MiB of random bytes", sender.name));
         total += relay_checked(sender, &observer, &stream)?.lines;
     }
-    figures.push((
-        "lines of random bytes relayed exactly".into(),
-        total.to_string(),
-    ));
-    finish(&mut server, figures)
+    s.figure("lines of random bytes relayed exactly", total.to_string());
+    finish(s, &mut server)
 }
 
-fn resets(s: &CheckContext, figures: &mut Figures) -> Outcome {
+fn resets(s: &CheckContext) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 2)?;
     // 50 peers write half a line, then reset.
@@ -421,12 +450,12 @@ fn resets(s: &CheckContext, figures: &mut Figures) -> Outcome {
     for peer in stuck {
         peer.reset();
     }
-    figures.push(("lines relayed around the resets".into(), lines.to_string()));
+    s.figure("lines relayed around the resets", lines.to_string());
     still_chatting(&mut a[0], &mut b[0], "after the resets")?;
-    finish(&mut server, figures)
+    finish(s, &mut server)
 }
 
-fn churn(s: &CheckContext, figures: &mut Figures) -> Outcome {
+fn churn(s: &CheckContext) -> Outcome {
     const VISITS: usize = 10_000;
     let mut server = s.server()?;
     let watcher = s.peer(server.port)?;
@@ -452,17 +481,17 @@ fn churn(s: &CheckContext, figures: &mut Figures) -> Outcome {
     }
     let seconds = started.elapsed().as_secs_f64();
     let after = procfs::descriptors(server.pid()).map_err(proc_error)?.len();
-    figures.push((
-        "visits".into(),
+    s.figure(
+        "visits",
         format!(
             "{VISITS} in {seconds:.2} s ({:.0}/s)",
             VISITS as f64 / seconds
         ),
-    ));
-    figures.push((
-        "descriptors before and after".into(),
+    );
+    s.figure(
+        "descriptors before and after",
         format!("{before} and {after}"),
-    ));
+    );
     if after > before {
         return Err(Failure {
             summary: "the server leaks descriptors".into(),
@@ -471,10 +500,10 @@ fn churn(s: &CheckContext, figures: &mut Figures) -> Outcome {
             ..Failure::default()
         });
     }
-    finish(&mut server, figures)
+    finish(s, &mut server)
 }
 
-fn slowloris(s: &CheckContext, figures: &mut Figures) -> Outcome {
+fn slowloris(s: &CheckContext) -> Outcome {
     const PEERS: usize = 100;
     const SECONDS: usize = 5;
     let mut server = s.server()?;
@@ -506,8 +535,8 @@ fn slowloris(s: &CheckContext, figures: &mut Figures) -> Outcome {
         thread::sleep(Duration::from_secs(1));
     }
     let cpu = procfs::cpu_ms(server.pid()).map_err(proc_error)? - cpu_before;
-    figures.push(("lines exchanged meanwhile".into(), exchanged.to_string()));
-    figures.push((format!("server CPU over {SECONDS} s"), format!("{cpu} ms")));
+    s.figure("lines exchanged meanwhile", exchanged.to_string());
+    s.figure(format!("server CPU over {SECONDS} s"), format!("{cpu} ms"));
     // When they give up, their unfinished lines are forwarded.
     let tags: Vec<String> = slow.iter().map(|p| p.tag.clone()).collect();
     drop(slow);
@@ -524,19 +553,19 @@ fn slowloris(s: &CheckContext, figures: &mut Figures) -> Outcome {
             partials += 1;
         }
     }
-    figures.push((
-        "unfinished lines forwarded at their leave".into(),
+    s.figure(
+        "unfinished lines forwarded at their leave",
         format!("{partials} of {PEERS}"),
-    ));
+    );
     if partials != PEERS {
         return Err(Failure::new(format!(
             "only {partials} of {PEERS} unfinished lines were forwarded when their peers left"
         )));
     }
-    finish(&mut server, figures)
+    finish(s, &mut server)
 }
 
-fn slow_consumer(s: &CheckContext, figures: &mut Figures) -> Outcome {
+fn slow_consumer(s: &CheckContext) -> Outcome {
     let mut server = s.server()?;
     let mut chat = s.peers(server.port, 3)?;
     let slow = s.peer_with(
@@ -563,10 +592,10 @@ fn slow_consumer(s: &CheckContext, figures: &mut Figures) -> Outcome {
         notices.extend(relayed.notices);
     }
     let seconds = started.elapsed().as_secs_f64();
-    figures.push((
-        "lines relayed past the slow peer".into(),
+    s.figure(
+        "lines relayed past the slow peer",
         format!("{lines} in {seconds:.2} s"),
-    ));
+    );
     let dropped = format!("{} (disconnected)", slow.tag).into_bytes();
     if !notices.contains(&dropped) {
         return Err(Failure {
@@ -579,64 +608,63 @@ fn slow_consumer(s: &CheckContext, figures: &mut Figures) -> Outcome {
             ..Failure::default()
         });
     }
-    finish(&mut server, figures)
+    finish(s, &mut server)
 }
 
-/// The results as text, one line per case with its figures, then each
-/// failure in full.
-pub fn human(results: &[CaseResult]) -> String {
+/// The report as text: one line per case with its figures, then each
+/// failure as every report shows it.
+pub fn human(report: &Report) -> String {
     let mut out = String::new();
-    for result in results {
-        let mark = if result.failure.is_none() {
-            "PASS"
-        } else {
-            "FAIL"
-        };
+    for result in &report.results {
+        let mark = if result.passed() { "PASS" } else { "FAIL" };
         let _ = writeln!(
             out,
-            "{mark}  {:<14} {:>6.1} s  {}",
-            result.name, result.seconds, result.description
+            "{mark}  {:<19} {:>6.1} s  {}",
+            result.name,
+            result.duration.as_secs_f64(),
+            result.description
         );
         for (name, value) in &result.figures {
             let _ = writeln!(out, "        {name}: {value}");
         }
     }
-    for result in results {
-        if let Some(failure) = &result.failure {
-            let _ = writeln!(out, "\n--- {} ---\n  {}", result.name, failure.summary);
-            if let Some(expected) = &failure.expected {
-                let _ = writeln!(out, "  expected: {expected}");
-            }
-            if let Some(seen) = &failure.seen {
-                let _ = writeln!(out, "  seen:     {seen}");
-            }
-            let steps = &failure.steps;
-            for (i, step) in steps.iter().enumerate() {
-                // The first and the last steps tell the story.
-                if i == 20 && steps.len() > 30 {
-                    let _ = writeln!(out, "  ... {} steps ...", steps.len() - 30);
-                }
-                if i < 20 || i + 10 >= steps.len() {
-                    let _ = writeln!(out, "  {}. {step}", i + 1);
-                }
+    for result in report.failed() {
+        if let Some(text) = report::failure_text(result) {
+            let _ = writeln!(out, "\n--- {} ---", result.name);
+            for line in text.lines() {
+                let _ = writeln!(out, "  {line}");
             }
         }
     }
-    let passed = results.iter().filter(|r| r.failure.is_none()).count();
-    let _ = writeln!(out, "\n{passed} of {} soak cases passed", results.len());
+    let passed = report.results.len() - report.failed().count();
+    let _ = writeln!(
+        out,
+        "\n{passed} of {} soak cases passed",
+        report.results.len()
+    );
     out
 }
 
-/// The results as one JSON object.
-pub fn json(results: &[CaseResult]) -> serde_json::Value {
-    serde_json::json!({
-        "passed": results.iter().all(|r| r.failure.is_none()),
-        "cases": results.iter().map(|r| serde_json::json!({
-            "name": r.name,
-            "passed": r.failure.is_none(),
-            "seconds": r.seconds,
-            "figures": r.figures.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
-            "failure": r.failure.as_ref().map(|f| f.summary.clone()),
-        })).collect::<Vec<_>>(),
-    })
+/// The report as one JSON object: whether every case passed, and each
+/// case's figures and failure summary.
+pub fn json(report: &Report) -> serde_json::Value {
+    let cases: Vec<serde_json::Value> = report
+        .results
+        .iter()
+        .map(|result| {
+            let figures: serde_json::Map<String, serde_json::Value> = result
+                .figures
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone().into()))
+                .collect();
+            serde_json::json!({
+                "name": result.name,
+                "passed": result.passed(),
+                "seconds": result.duration.as_secs_f64(),
+                "figures": figures,
+                "failure": result.failure.as_ref().map(|f| f.summary.clone()),
+            })
+        })
+        .collect();
+    serde_json::json!({ "passed": report.all_passed(), "cases": cases })
 }

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cargo_metadata::Message;
+use cargo_metadata::camino::Utf8PathBuf;
+
 use crate::model::Failure;
 use crate::sandbox::{self, Limits};
 use crate::tool::{self, run_tool};
@@ -54,11 +57,9 @@ fn forget_earlier_builds(manifest: &Path, until: Instant) -> Result<(), BuildErr
             ..Failure::default()
         }));
     }
-    let metadata: serde_json::Value = serde_json::from_str(&output.stdout)
+    let metadata: cargo_metadata::Metadata = serde_json::from_str(&output.stdout)
         .map_err(|err| BuildError::Failed(Failure::new(format!("cargo metadata: {err}"))))?;
-    let Some(target) = metadata["target_directory"].as_str().map(PathBuf::from) else {
-        return Ok(());
-    };
+    let target = metadata.target_directory.into_std_path_buf();
     let manifest = manifest
         .canonicalize()
         .unwrap_or_else(|_| manifest.to_path_buf());
@@ -67,16 +68,14 @@ fn forget_earlier_builds(manifest: &Path, until: Instant) -> Result<(), BuildErr
     if std::fs::read_to_string(&note).is_ok_and(|last| last == this_crate) {
         return Ok(());
     }
-    let packages = metadata["packages"].as_array().into_iter().flatten();
-    for package in
-        packages.filter(|p| p["manifest_path"].as_str().map(Path::new) == Some(&manifest))
+    for package in metadata
+        .packages
+        .iter()
+        .filter(|p| p.manifest_path.as_std_path() == manifest)
     {
-        let Some(name) = package["name"].as_str() else {
-            continue;
-        };
         let mut clean = Command::new(tool::cargo());
         clean
-            .args(["clean", "--package", name, "--manifest-path"])
+            .args(["clean", "--package", &package.name, "--manifest-path"])
             .arg(&manifest);
         run_tool(clean, "cargo clean", Limits::BUILD, until).map_err(BuildError::Failed)?;
     }
@@ -162,7 +161,7 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
         run_tool(command, "cargo build", Limits::BUILD, until).map_err(BuildError::Failed)?;
     if !output.status.success() {
         return Err(BuildError::Failed(Failure {
-            summary: format!("the crate in {} does not build", dir.display()),
+            summary: does_not_compile(&output.stderr),
             seen: Some(tool::tail(&output.stderr, 80)),
             ..Failure::default()
         }));
@@ -173,14 +172,11 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
         target_dir: target_dir.clone().unwrap_or_else(|| dir.join("target")),
         crate_dir,
     };
-    for line in output.stdout.lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+    for message in Message::parse_stream(output.stdout.as_bytes()) {
+        let Ok(Message::CompilerArtifact(artifact)) = message else {
             continue;
         };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let Some(executable) = message["executable"].as_str().map(PathBuf::from) else {
+        let Some(executable) = artifact.executable.map(Utf8PathBuf::into_std_path_buf) else {
             continue;
         };
         if let Some(target) = &target_dir {
@@ -194,13 +190,30 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
             // target/<profile>/<name>: the target directory is two levels up.
             built.target_dir = target.to_path_buf();
         }
-        match message["target"]["name"].as_str() {
-            Some("server") => built.server = Some(executable),
-            Some("client") => built.client = Some(executable),
+        match artifact.target.name.as_str() {
+            "server" => built.server = Some(executable),
+            "client" => built.client = Some(executable),
             _ => {}
         }
     }
     Ok(built)
+}
+
+/// The summary of a failed build: `does not compile: ` and the first
+/// error cargo printed, with where the compiler found it
+/// (`error[E0308]: mismatched types at src/lib.rs:1:21`), for the report
+/// and the gradebook's note.
+fn does_not_compile(stderr: &str) -> String {
+    let mut lines = stderr.lines();
+    let Some(error) = lines.find(|line| line.starts_with("error")) else {
+        return "does not compile: cargo build failed (its output is below)".to_owned();
+    };
+    let place = lines
+        .next()
+        .and_then(|line| line.trim_start().strip_prefix("--> "))
+        .map(|place| format!(" at {place}"))
+        .unwrap_or_default();
+    format!("does not compile: {error}{place}")
 }
 
 /// The build folder of the grading user: `CARGO_TARGET_DIR` if set (it must
@@ -357,19 +370,14 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "grader-submission-test-{name}-{}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a scratch folder");
-        dir
+    fn scratch() -> tempfile::TempDir {
+        tempfile::tempdir().expect("create a scratch folder")
     }
 
     #[test]
     fn a_crate_is_copied_without_its_build_and_history() {
-        let dir = scratch("copy");
+        let scratch = scratch();
+        let dir = scratch.path();
         let from = dir.join("crate");
         fs::create_dir_all(from.join("src/bin")).expect("mkdir");
         fs::create_dir_all(from.join("target/debug")).expect("mkdir");
@@ -384,12 +392,12 @@ mod tests {
         );
         assert!(!dir.join("copy/target").exists());
         assert!(!dir.join("copy/.git").exists());
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_symbolic_link_anywhere_in_the_crate_is_refused_and_never_followed() {
-        let dir = scratch("link");
+        let scratch = scratch();
+        let dir = scratch.path();
         let from = dir.join("crate");
         fs::create_dir_all(from.join("src")).expect("mkdir");
         fs::write(dir.join("secret.rs"), "the reference").expect("write");
@@ -401,12 +409,12 @@ mod tests {
         );
         assert!(err.to_string().contains("src/server.rs"), "{err}");
         assert!(!dir.join("copy/src/server.rs").exists());
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_link_to_a_folder_is_refused_too() {
-        let dir = scratch("dirlink");
+        let scratch = scratch();
+        let dir = scratch.path();
         let from = dir.join("crate");
         fs::create_dir_all(&from).expect("mkdir");
         symlink("/", from.join("src")).expect("symlink");
@@ -414,6 +422,27 @@ mod tests {
             copy_crate(&from, &dir.join("copy")),
             Err(CopyError::Link(_))
         ));
-        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_build_is_summed_up_by_its_first_error_and_where_it_is() {
+        let stderr = "   Compiling chat v0.1.0 (/tmp/x)\n\
+            warning: unused variable: `y`\n --> src/main.rs:2:9\n\
+            error[E0308]: mismatched types\n --> src/lib.rs:1:21\n  |\n\
+            error[E0425]: cannot find value `z` in this scope\n --> src/lib.rs:3:5\n\
+            error: could not compile `chat` (lib) due to 2 previous errors\n";
+        assert_eq!(
+            does_not_compile(stderr),
+            "does not compile: error[E0308]: mismatched types at src/lib.rs:1:21"
+        );
+        // Cargo's own errors have no place.
+        assert_eq!(
+            does_not_compile("error: failed to parse manifest at `/x/Cargo.toml`\n\nCaused by:\n"),
+            "does not compile: error: failed to parse manifest at `/x/Cargo.toml`"
+        );
+        assert_eq!(
+            does_not_compile("killed\n"),
+            "does not compile: cargo build failed (its output is below)"
+        );
     }
 }

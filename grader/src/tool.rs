@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::model::Failure;
 use crate::sandbox::{Contained, Limits};
-use crate::stream::Stream;
+use harness::Inbox;
 
 /// What a tool printed, and how it ended.
 #[derive(Debug)]
@@ -42,18 +42,18 @@ pub fn run_tool(
     let mut process = Contained::spawn(&mut command, limits)
         .map_err(|err| Failure::new(format!("could not run {what}: {err}")))?;
     let child = process.child_mut();
-    let stdout = Stream::spawn(
+    let stdout = Inbox::spawn(
         format!("{what}'s stdout"),
         child.stdout.take().expect("piped"),
     );
-    let stderr = Stream::spawn(
+    let stderr = Inbox::spawn(
         format!("{what}'s stderr"),
         child.stderr.take().expect("piped"),
     );
     let status = process
         .wait_exit(until)
         .ok_or_else(|| Failure::new(format!("{what} did not finish in time")))?;
-    let collect = |stream: &Stream| -> Result<String, Failure> {
+    let collect = |stream: &Inbox| -> Result<String, Failure> {
         let bytes = stream.wait_end(until)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     };

@@ -30,15 +30,13 @@ fn list_shows_every_check_with_its_points_and_the_total() {
 
 #[test]
 fn a_directory_without_a_crate_cannot_be_graded_status_2() {
-    let empty = std::env::temp_dir().join(format!("grader-empty-{}", std::process::id()));
-    std::fs::create_dir_all(&empty).expect("create a folder");
+    let empty = tempfile::tempdir().expect("a scratch folder");
     grader()
         .arg("--dir")
-        .arg(&empty)
+        .arg(empty.path())
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no Cargo.toml in"));
-    std::fs::remove_dir_all(&empty).expect("remove the folder");
 }
 
 #[test]
@@ -49,6 +47,18 @@ fn bad_arguments_are_usage_errors_status_2() {
         .code(2)
         .stderr(predicate::str::contains("xml"));
     grader().args(["--part", "kernel"]).assert().code(2);
+    grader()
+        .args(["--check", "server/jion"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no check is called \"server/jion\": `grader --list` shows them all",
+        ));
+    grader()
+        .args(["batch", "subs", "--shard", "0/2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a shard K/N"));
     grader()
         .args(["--dir", "x", "--server", "y"])
         .assert()
@@ -97,4 +107,84 @@ fn the_reference_peers_follow_the_command_line_contract() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("usage: client [HOST [PORT]]"));
+}
+
+/// Lines of a human report, the time it took masked: two gradings of one
+/// submission differ in that alone.
+fn without_time(report: &str) -> String {
+    report
+        .lines()
+        .map(|line| match line.rsplit_once(" in ") {
+            Some((head, tail)) if line.starts_with("Score: ") && tail.ends_with(" s") => {
+                format!("{head} in (time)")
+            }
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_stored_report_renders_as_grading_printed_it() {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let json = scratch.path().join("results.json");
+    // A server that exits at once fails every check, quickly.
+    let graded = |format: &str, out: Option<&std::path::Path>| {
+        let mut command = grader();
+        command.args([
+            "--server",
+            "/bin/true",
+            "--part",
+            "server",
+            "--format",
+            format,
+        ]);
+        if let Some(out) = out {
+            command.arg("--out").arg(out);
+        }
+        let output = command.assert().code(1).get_output().stdout.clone();
+        String::from_utf8(output).expect("UTF-8")
+    };
+    let printed = graded("human", None);
+    graded("json", Some(&json));
+    let render = |format: &str| {
+        let output = grader()
+            .arg("render")
+            .arg(&json)
+            .args(["--format", format])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(output).expect("UTF-8")
+    };
+    assert_eq!(without_time(&render("human")), without_time(&printed));
+    // JSON in, JSON out: the same bytes.
+    let stored = std::fs::read_to_string(&json).expect("the report");
+    assert_eq!(render("json"), stored);
+    let server_checks = grader::catalog::CHECKS
+        .iter()
+        .filter(|check| check.part == grader::model::Part::Server)
+        .count();
+    assert!(render("tap").starts_with(&format!(
+        "TAP version 14\n1..{server_checks}\nnot ok 1 - server/ready\n"
+    )));
+    assert!(render("junit").contains("<testcase classname=\"server\" name=\"server/ready\""));
+
+    grader()
+        .arg("render")
+        .arg(scratch.path().join("none.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("none.json"));
+    std::fs::write(&json, "{\"score\": 1}").expect("write");
+    grader()
+        .arg("render")
+        .arg(&json)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot be rendered: not a report of the grader",
+        ));
 }

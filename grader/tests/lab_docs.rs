@@ -17,7 +17,7 @@
 //! - The GitHub Classroom and GitLab files are well formed (parsed as YAML
 //!   when python3 has the yaml module), and their points add up.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -57,33 +57,64 @@ fn scratch() -> PathBuf {
     kit_root().join("target").join("lab-docs-test")
 }
 
-/// The students' crate, generated once per run from the current solution.
-fn skeleton() -> &'static Path {
-    static SKELETON: OnceLock<PathBuf> = OnceLock::new();
+/// The folder where cargo put the grader this test runs, and the kit's
+/// other programs: `target/debug/`.
+fn bin_dir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_grader"))
+        .parent()
+        .expect("the grader is in a folder")
+}
+
+/// The skeleton generator, built beside the grader.
+fn skeleton_generator() -> &'static Path {
+    static GENERATOR: OnceLock<PathBuf> = OnceLock::new();
+    GENERATOR.get_or_init(|| {
+        let target = bin_dir().parent().expect("target/debug/ is in target/");
+        let output = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--package", "skeleton", "--target-dir"])
+            .arg(target)
+            .current_dir(kit_root())
+            .output()
+            .expect("build the skeleton generator");
+        assert!(output.status.success(), "{}", explain(&output));
+        bin_dir().join("skeleton")
+    })
+}
+
+/// The students' crate, generated once per run from the current solution,
+/// and what the generator printed.
+fn generated() -> &'static (PathBuf, String) {
+    static SKELETON: OnceLock<(PathBuf, String)> = OnceLock::new();
     SKELETON.get_or_init(|| {
         let out = scratch().join("skeleton");
         let _ = fs::remove_dir_all(&out);
-        let output = Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "--package", "skeleton", "--", "--out"])
+        let output = Command::new(skeleton_generator())
+            .arg("--out")
             .arg(&out)
             .current_dir(kit_root())
             .output()
             .expect("run the skeleton generator");
         assert!(output.status.success(), "{}", explain(&output));
-        out
+        (out, String::from_utf8_lossy(&output.stdout).into_owned())
     })
+}
+
+/// The students' crate, generated once per run from the current solution.
+fn skeleton() -> &'static Path {
+    &generated().0
 }
 
 // ---------------------------------------------------------------------------
 // TODOs
 
-/// A `// TODO N:` of the code: its number, file (relative to the crate) and
-/// the function it is in.
+/// A `// TODO N:` of the code: its number, file (relative to the crate),
+/// the function it is in, and the first words of its text.
 #[derive(Debug)]
 struct CodeTodo {
     number: u32,
     file: String,
     function: String,
+    words: String,
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -110,7 +141,10 @@ fn code_todos(crate_dir: &Path) -> Vec<CodeTodo> {
                 continue;
             };
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if digits.is_empty() || !rest[digits.len()..].starts_with(':') {
+            let Some(words) = rest[digits.len()..].strip_prefix(':') else {
+                continue;
+            };
+            if digits.is_empty() {
                 continue;
             }
             let function = lines[..index]
@@ -126,11 +160,21 @@ fn code_todos(crate_dir: &Path) -> Vec<CodeTodo> {
                     .to_string_lossy()
                     .into_owned(),
                 function,
+                words: first_words(words),
             });
         }
     }
     todos.sort_by_key(|todo| todo.number);
     todos
+}
+
+/// The first four words of a TODO's text: enough to tell it from the others,
+/// and left alone when its comment is wrapped anew.
+fn first_words(text: &str) -> String {
+    text.split_whitespace()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The name of the function a line declares (`fn name(` or `fn name<`).
@@ -147,14 +191,79 @@ fn function_name(line: &str) -> Option<String> {
     (!name.is_empty() && matches!(after, Some('(' | '<'))).then_some(name)
 }
 
-/// Every TODO number that a text refers to: `TODO 7`, `TODOs 1-3`,
-/// `TODOs 4 to 7`, `TODOs 13 and 14`, `TODO 13, 15, 16`.
-fn todo_refs(text: &str) -> BTreeSet<u32> {
-    let mut numbers = BTreeSet::new();
-    let mut search = 0;
-    while let Some(found) = text[search..].find("TODO") {
-        let start = search + found;
-        search = start + 4;
+/// `text` after its spaces; across a line break too, with the next line's
+/// indentation and comment marker (`//`, `#`), so that a mention wrapped
+/// onto two lines of a comment is read whole.
+fn skip_space(text: &str) -> &str {
+    let mut rest = text.trim_start_matches([' ', '\t']);
+    if let Some(next) = rest.strip_prefix('\n') {
+        rest = next.trim_start_matches([' ', '\t']);
+        for marker in ["///", "//", "#"] {
+            if let Some(after) = rest.strip_prefix(marker) {
+                rest = after;
+                break;
+            }
+        }
+        rest = rest.trim_start_matches([' ', '\t']);
+    }
+    rest
+}
+
+/// `text` after `word` and the spaces after it, if it starts with them.
+fn after_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let rest = text.strip_prefix(word)?;
+    let after = skip_space(rest);
+    (after.len() < rest.len()).then_some(after)
+}
+
+/// The TODO numbers at the start of `text`, in every form the docs use:
+/// `7`, `1-3`, `4 to 7`, `13 and 14`, `13, 15, 16`, `12, 14 and 15`,
+/// `12, 14-15`; and how many bytes they take.
+fn number_list(text: &str) -> Option<(BTreeSet<u32>, usize)> {
+    let (mut last, mut rest) = leading_number(text)?;
+    let mut numbers = BTreeSet::from([last]);
+    loop {
+        let (range, after) = if let Some(after) = rest.strip_prefix('-') {
+            (true, after)
+        } else {
+            let (comma, after) = match rest.strip_prefix(',') {
+                Some(after) => (true, after),
+                None => (false, rest),
+            };
+            let spaced = skip_space(after);
+            if spaced.len() == after.len() {
+                break;
+            }
+            if let Some(after) = after_word(spaced, "to") {
+                (true, after)
+            } else if let Some(after) = after_word(spaced, "and") {
+                (false, after)
+            } else if comma {
+                (false, spaced)
+            } else {
+                break;
+            }
+        };
+        let Some((next, after)) = leading_number(after) else {
+            break;
+        };
+        if range {
+            numbers.extend(last..=next);
+        } else {
+            numbers.insert(next);
+        }
+        last = next;
+        rest = after;
+    }
+    Some((numbers, text.len() - rest.len()))
+}
+
+/// Every mention of TODO numbers in a text (`TODO 7`, `TODOs 1-3`,
+/// `TODOs 4 to 7`, `TODOs 13 and 14`, `TODO 13, 15, 16`, also wrapped onto
+/// two lines): where it starts, as written, and the numbers.
+fn todo_mentions(text: &str) -> Vec<(usize, String, BTreeSet<u32>)> {
+    let mut found = Vec::new();
+    for (start, _) in text.match_indices("TODO") {
         if text[..start]
             .chars()
             .next_back()
@@ -162,49 +271,54 @@ fn todo_refs(text: &str) -> BTreeSet<u32> {
         {
             continue;
         }
-        let mut rest = &text[start + 4..];
-        rest = rest.strip_prefix('s').unwrap_or(rest);
-        let Some(mut rest) = rest.strip_prefix(' ') else {
+        let rest = &text[start + 4..];
+        let rest = rest.strip_prefix('s').unwrap_or(rest);
+        let spaced = skip_space(rest);
+        if spaced.len() == rest.len() {
             continue;
-        };
-        let Some((mut last, after)) = leading_number(rest) else {
-            continue;
-        };
-        numbers.insert(last);
-        rest = after;
-        loop {
-            let (range, after_sep) = if let Some(r) = rest.strip_prefix('-') {
-                (true, r)
-            } else if let Some(r) = rest.strip_prefix(" to ") {
-                (true, r)
-            } else if let Some(r) = rest.strip_prefix(", and ") {
-                (false, r)
-            } else if let Some(r) = rest.strip_prefix(" and ") {
-                (false, r)
-            } else if let Some(r) = rest.strip_prefix(", ") {
-                (false, r)
-            } else {
-                break;
-            };
-            let Some((next, after)) = leading_number(after_sep) else {
-                break;
-            };
-            if range {
-                numbers.extend(last..=next);
-            } else {
-                numbers.insert(next);
-            }
-            last = next;
-            rest = after;
         }
+        let Some((numbers, used)) = number_list(spaced) else {
+            continue;
+        };
+        let end = text.len() - spaced.len() + used;
+        found.push((start, text[start..end].to_owned(), numbers));
     }
-    numbers
+    found
+}
+
+/// Every TODO number that a text refers to.
+fn todo_refs(text: &str) -> BTreeSet<u32> {
+    todo_mentions(text)
+        .into_iter()
+        .flat_map(|(_, _, numbers)| numbers)
+        .collect()
 }
 
 fn leading_number(text: &str) -> Option<(u32, &str)> {
     let digits = text.chars().take_while(char::is_ascii_digit).count();
     let number = text[..digits].parse().ok()?;
     Some((number, &text[digits..]))
+}
+
+/// A set of TODO numbers as the docs write it: `1-3`, `13, 16`, `12, 14-15`.
+fn written_todos(numbers: &BTreeSet<u32>) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &number in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == number => *end = number,
+            _ => runs.push((number, number)),
+        }
+    }
+    runs.iter()
+        .map(|&(start, end)| {
+            if start == end {
+                start.to_string()
+            } else {
+                format!("{start}-{end}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The step headings of the lab text, `### TODO N: title`, in order:
@@ -294,20 +408,184 @@ fn every_todo_of_the_skeleton_has_its_step_in_the_lab_text_in_order() {
     }
 }
 
+/// What each TODO number means wherever the kit names one (the lab text,
+/// the guide, the READMEs, the hints, the CI files, the TODOs' own texts,
+/// the mistakes test): the function the TODO is in and the first words of
+/// its text. The code must mean the same. After a TODO is added, moved or
+/// renumbered, the test below fails and lists every mention of a number
+/// whose meaning changed, with its file and line: fix each one, then write
+/// here what the code means now (the failure prints it).
+const TODO_MEANINGS: &[(u32, &str, &str)] = &[
+    (1, "w_epoll_add_fd_in", "Add `fd` to the"),
+    (2, "w_epoll_del_fd", "Remove `fd` from the"),
+    (3, "w_epoll_update_fd", "Change what is watched"),
+    (4, "connect", "Connect to the server"),
+    (5, "connect", "Add standard input (`STDIN`)"),
+    (
+        6,
+        "run",
+        "Wait with `libc::epoll_wait(epfd, events.as_mut_ptr(),",
+    ),
+    (7, "run", "Dispatch on the event's"),
+    (8, "send_input", "Read standard input with"),
+    (9, "new", "Create the epoll instance"),
+    (
+        10,
+        "serve",
+        "Wait with `libc::epoll_wait(epfd, events.as_mut_ptr(),",
+    ),
+    (11, "accept_clients", "Accept a waiting connection"),
+    (12, "admit", "Make the socket non-blocking"),
+    (13, "receive", "Read once from `client.stream`"),
+    (14, "broadcast", "Append `bytes` to the"),
+    (15, "flush", "If the outbox is"),
+    (16, "remove_client", "Take the socket out"),
+];
+
+/// The files that name TODOs by number, relative to the kit.
+fn mention_files() -> Vec<PathBuf> {
+    let root = kit_root();
+    let mut files = vec![
+        root.join("README.md"),
+        root.join("skeleton/README.md"),
+        root.join("skeleton/STUDENT_README.md"),
+        root.join("grader/src/catalog.rs"),
+        root.join("grader/tests/mistakes.rs"),
+    ];
+    files.extend(doc_files());
+    rust_files(&root.join("solution/src"), &mut files);
+    files
+}
+
+/// The path of `path` in the kit, as a failure names it.
+fn in_kit(path: &Path) -> String {
+    path.strip_prefix(kit_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// A mention of TODO numbers: `file:line`, the mention as written, its
+/// numbers, and the whole line.
+struct Mention {
+    place: String,
+    written: String,
+    numbers: BTreeSet<u32>,
+    line: String,
+}
+
+/// The TODO mentions of a file. In the solution's source, a TODO's own
+/// `// TODO N:` and its stub's `todo!("TODO N")` are the TODO itself, not
+/// mentions of it.
+fn mentions_in(path: &Path) -> Vec<Mention> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let source = path.starts_with(kit_root().join("solution/src"));
+    todo_mentions(&text)
+        .into_iter()
+        .filter_map(|(at, written, numbers)| {
+            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            let before = &text[line_start..at];
+            let after = &text[at + written.len()..];
+            let own = before.trim() == "//" && after.starts_with(':')
+                || before.ends_with("todo!(\"") && after.starts_with('"');
+            if source && own {
+                return None;
+            }
+            Some(Mention {
+                place: format!("{}:{}", in_kit(path), text[..at].matches('\n').count() + 1),
+                written,
+                numbers,
+                line: text[line_start..line_end].trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
 #[test]
-fn the_docs_refer_to_no_todo_that_the_code_lacks() {
-    let known: BTreeSet<u32> = code_todos(&kit_root().join("solution"))
+fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
+    let todos = code_todos(&kit_root().join("solution"));
+    let now: BTreeMap<u32, (&str, &str)> = todos
         .iter()
-        .map(|todo| todo.number)
+        .map(|todo| (todo.number, (todo.function.as_str(), todo.words.as_str())))
         .collect();
-    for name in ["README.md", "protocol.md", "instructors.md"] {
-        let refs = todo_refs(&read(&kit_root().join("lab-docs").join(name)));
-        let unknown: Vec<&u32> = refs.difference(&known).collect();
-        assert!(
-            unknown.is_empty(),
-            "lab-docs/{name} refers to TODOs {unknown:?}, which the code does not have"
-        );
+    let documented: BTreeMap<u32, (&str, &str)> = TODO_MEANINGS
+        .iter()
+        .map(|&(number, function, words)| (number, (function, words)))
+        .collect();
+    let changed: BTreeSet<u32> = now
+        .keys()
+        .chain(documented.keys())
+        .filter(|number| now.get(number) != documented.get(number))
+        .copied()
+        .collect();
+    let mut stale = Vec::new();
+    for path in mention_files() {
+        for mention in mentions_in(&path) {
+            let unknown = mention.numbers.iter().any(|n| !now.contains_key(n));
+            if unknown || !mention.numbers.is_disjoint(&changed) {
+                stale.push(format!(
+                    "  {}: `{}` in: {}",
+                    mention.place, mention.written, mention.line
+                ));
+            }
+        }
     }
+    // The table of checks writes its TODOs without the word.
+    for (name, (line, cells)) in check_table(&lab_text()) {
+        let Some((numbers, _)) = cells.get(2).and_then(|cell| number_list(cell)) else {
+            continue;
+        };
+        let unknown = numbers.iter().any(|n| !now.contains_key(n));
+        if unknown || !numbers.is_disjoint(&changed) {
+            stale.push(format!(
+                "  lab-docs/README.md:{line}: `{}` in the TODOs column of {name}",
+                cells[2]
+            ));
+        }
+    }
+    if changed.is_empty() && stale.is_empty() {
+        return;
+    }
+    let meaning = |(function, words): (&str, &str)| format!("in `{function}`, \"{words} ...\"");
+    let mut message = String::from(
+        "The TODOs of solution/src no longer mean what the kit's texts were written for:\n",
+    );
+    for number in &changed {
+        if let Some(&was) = documented.get(number) {
+            let moved = now.iter().find(|(_, is)| **is == was).map(|(n, _)| *n);
+            message.push_str(&format!(
+                "  TODO {number} was the TODO {}{}\n",
+                meaning(was),
+                moved.map_or(String::from(", which is gone"), |n| format!(
+                    ", which is now TODO {n}"
+                ))
+            ));
+        }
+        if let Some(&is) = now.get(number) {
+            message.push_str(&format!(
+                "  TODO {number} is now the TODO {}\n",
+                meaning(is)
+            ));
+        }
+    }
+    message.push_str(
+        "Each mention of these numbers, or of a TODO the code does not have, \
+         may be stale; make each say what it means:\n",
+    );
+    message.push_str(&stale.join("\n"));
+    message.push_str(
+        "\nThen set TODO_MEANINGS in grader/tests/lab_docs.rs to what the code means now:\n",
+    );
+    for todo in &todos {
+        message.push_str(&format!(
+            "    ({}, {:?}, {:?}),\n",
+            todo.number, todo.function, todo.words
+        ));
+    }
+    panic!("{message}");
 }
 
 #[test]
@@ -318,6 +596,63 @@ fn todo_references_are_read_in_every_form_the_text_uses() {
     assert_eq!(
         refs.into_iter().collect::<Vec<_>>(),
         [1, 2, 3, 4, 5, 7, 9, 12, 13, 15, 16]
+    );
+    let wrapped: Vec<(String, Vec<u32>)> = todo_mentions(
+        "(after TODOs 14 and\n  15), as in\n        //         TODO 4), TODO 4, in `x`, TODOs 12, 14-15",
+    )
+    .into_iter()
+    .map(|(_, written, numbers)| (written, numbers.into_iter().collect()))
+    .collect();
+    assert_eq!(
+        wrapped,
+        [
+            (String::from("TODOs 14 and\n  15"), vec![14, 15]),
+            (String::from("TODO 4"), vec![4]),
+            (String::from("TODO 4"), vec![4]),
+            (String::from("TODOs 12, 14-15"), vec![12, 14, 15]),
+        ]
+    );
+    let set = BTreeSet::from([1, 2, 3, 9, 12, 14, 15]);
+    assert_eq!(written_todos(&set), "1-3, 9, 12, 14-15");
+    assert_eq!(
+        number_list("12, 14-15 |"),
+        Some((BTreeSet::from([12, 14, 15]), 9))
+    );
+}
+
+#[test]
+fn every_stub_stops_at_its_own_todo() {
+    let mut files = Vec::new();
+    rust_files(&kit_root().join("solution/src"), &mut files);
+    let mut wrong = Vec::new();
+    for path in files {
+        let text = read(&path);
+        let mut current = None;
+        for (index, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if let Some(rest) = code.strip_prefix("// TODO ")
+                && let Some((number, after)) = leading_number(rest)
+                && after.starts_with(':')
+            {
+                current = Some(number);
+            }
+            for (at, _) in line.match_indices("todo!(\"TODO ") {
+                let stub = leading_number(&line[at + 12..]).map(|(n, _)| n);
+                if stub != current {
+                    wrong.push(format!(
+                        "  {}:{}: {} (the TODO above it is {current:?})",
+                        in_kit(&path),
+                        index + 1,
+                        code
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "a stub names another TODO than its own, so students would be sent to the wrong step:\n{}",
+        wrong.join("\n")
     );
 }
 
@@ -391,6 +726,188 @@ fn every_check_is_named_in_a_step_and_listed_with_its_points() {
     );
 }
 
+/// Where the lab text says each check's behaviour lives: the TODO of every
+/// step whose `**Checks:**` bullet names it, and every TODO of a part whose
+/// introduction's `**Checks.**` paragraph names it. The steps' headings are
+/// held to the code's TODOs, so this relation follows a renumbering.
+fn todos_of_checks(text: &str) -> BTreeMap<String, BTreeSet<u32>> {
+    let mut lives: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    let mut parts: Vec<(Vec<u32>, BTreeSet<String>)> = Vec::new();
+    let mut in_part = false;
+    let mut step = None;
+    let mut in_checks = false;
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        if in_code {
+            continue;
+        }
+        if line.starts_with('#') {
+            let title = line.trim_start_matches('#').trim_start();
+            if line.starts_with("## ") {
+                in_part = title.starts_with("Part ");
+                if in_part {
+                    parts.push((Vec::new(), BTreeSet::new()));
+                }
+            }
+            step = title
+                .strip_prefix("TODO ")
+                .and_then(leading_number)
+                .map(|(number, _)| number)
+                .filter(|_| in_part);
+            if let (Some(number), Some(part)) = (step, parts.last_mut()) {
+                part.0.push(number);
+            }
+            in_checks = false;
+            continue;
+        }
+        if !in_part {
+            continue;
+        }
+        match step {
+            Some(_) if line.starts_with("- ") => in_checks = line.starts_with("- **Checks:**"),
+            Some(_) if !line.starts_with("  ") => in_checks = false,
+            None if line.starts_with("**Checks.**") => in_checks = true,
+            None if line.trim().is_empty() => in_checks = false,
+            _ => {}
+        }
+        if !in_checks {
+            continue;
+        }
+        for name in inline_code(line)
+            .into_iter()
+            .filter(|code| check_like_names(code).contains(code))
+        {
+            match step {
+                Some(number) => {
+                    lives.entry(name).or_default().insert(number);
+                }
+                None => {
+                    parts.last_mut().expect("in a part").1.insert(name);
+                }
+            }
+        }
+    }
+    for (steps, names) in parts {
+        for name in names {
+            lives.entry(name).or_default().extend(&steps);
+        }
+    }
+    lives
+}
+
+/// The line (1-based) of `grader/src/catalog.rs` that gives `field` of the
+/// check `name`.
+fn catalog_line(name: &str, field: &str) -> usize {
+    let source = read(&kit_root().join("grader/src/catalog.rs"));
+    let lines: Vec<&str> = source.lines().collect();
+    let start = lines
+        .iter()
+        .position(|line| line.trim() == format!("name: \"{name}\","))
+        .unwrap_or_else(|| panic!("catalog.rs has no entry named {name}"));
+    start
+        + lines[start..]
+            .iter()
+            .position(|line| line.trim_start().starts_with(&format!("{field}:")))
+            .unwrap_or(0)
+        + 1
+}
+
+/// The rows of the lab text's table of checks: check name, line (1-based)
+/// and cells.
+fn check_table(text: &str) -> BTreeMap<String, (usize, Vec<String>)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let cells: Vec<String> = line
+                .strip_prefix("| `")?
+                .split(" | ")
+                .map(|cell| cell.trim().trim_end_matches('|').trim().to_owned())
+                .collect();
+            let name = cells[0].strip_suffix('`')?.to_owned();
+            CHECKS
+                .iter()
+                .any(|check| check.name == name)
+                .then_some((name, (index + 1, cells)))
+        })
+        .collect()
+}
+
+#[test]
+fn the_todos_column_and_the_hints_name_the_todos_where_each_check_lives() {
+    let text = lab_text();
+    let lives = todos_of_checks(&text);
+    let table = check_table(&text);
+    let mut wrong = Vec::new();
+    for check in CHECKS {
+        let Some(todos) = lives.get(check.name) else {
+            wrong.push(format!(
+                "  lab-docs/README.md: no step's **Checks:** names `{}`: name it in the step of \
+                 each TODO where its behaviour lives (or, for a check of a whole part, in the \
+                 part's **Checks.**)",
+                check.name
+            ));
+            continue;
+        };
+        if let Some((line, cells)) = table.get(check.name) {
+            let column = cells.get(2).map(String::as_str).unwrap_or_default();
+            let said = number_list(column).filter(|(_, used)| *used == column.len());
+            if said.as_ref().map(|(numbers, _)| numbers) != Some(todos) {
+                wrong.push(format!(
+                    "  lab-docs/README.md:{line}: the TODOs column of {} says `{column}`; the \
+                     steps whose **Checks** name it say `{}`",
+                    check.name,
+                    written_todos(todos)
+                ));
+            }
+        }
+        let named = todo_refs(check.hint);
+        if !named.is_subset(todos) {
+            wrong.push(format!(
+                "  grader/src/catalog.rs:{}: the hint of {} names TODOs {}, but it lives in \
+                 TODOs {} (the steps of lab-docs/README.md whose **Checks** name it)",
+                catalog_line(check.name, "hint"),
+                check.name,
+                written_todos(&named),
+                written_todos(todos)
+            ));
+        }
+    }
+    for name in lives.keys() {
+        if !CHECKS.iter().any(|check| check.name == name) {
+            wrong.push(format!(
+                "  lab-docs/README.md: a **Checks** names {name}, which is not a check"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "where each check lives, the steps' **Checks** say one thing and these another:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_lab_text_says_when_each_check_can_pass() {
+    let text = lab_text();
+    let lines: Vec<&str> = text.lines().collect();
+    let index = lines
+        .iter()
+        .position(|line| line.starts_with('#') && line.ends_with("When can a check pass?"))
+        .expect("lab-docs/README.md has a section `When can a check pass?`");
+    let names = check_like_names(&section(&lines, index));
+    for check in CHECKS {
+        assert!(
+            names.contains(check.name),
+            "lab-docs/README.md:{}: `When can a check pass?` does not say when {} can",
+            index + 1,
+            check.name
+        );
+    }
+}
+
 #[test]
 fn the_docs_name_no_check_that_the_grader_lacks() {
     let known: BTreeSet<&str> = CHECKS.iter().map(|check| check.name).collect();
@@ -417,6 +934,393 @@ fn check_like_names_are_found_and_paths_are_not() {
     assert_eq!(
         names.into_iter().collect::<Vec<_>>(),
         ["client/pipe", "server/join", "wrapper/update-missing"]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Counts, ranges and sample reports
+
+/// The file of the students' crate that holds each part's TODOs.
+const PART_FILES: [(&str, &str); 3] = [
+    ("wrapper", "src/w_epoll.rs"),
+    ("client", "src/client.rs"),
+    ("server", "src/server.rs"),
+];
+
+/// The TODO numbers of each file of [`PART_FILES`], from the code.
+fn todos_by_file() -> BTreeMap<String, BTreeSet<u32>> {
+    let mut files: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    for todo in code_todos(&kit_root().join("solution")) {
+        files.entry(todo.file).or_default().insert(todo.number);
+    }
+    let known: BTreeSet<&str> = PART_FILES.iter().map(|(_, file)| *file).collect();
+    assert_eq!(
+        files.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        known,
+        "the files with TODOs are not those of PART_FILES in grader/tests/lab_docs.rs"
+    );
+    files
+}
+
+/// The part or file whose TODOs a mention of several gives, if it gives
+/// theirs: the one file of the line (`src/client.rs: TODO 4-8`), or the
+/// part just before it (`the server (TODOs 9-16)`, `server: TODOs 9 to 16`).
+fn range_subject(mention: &Mention) -> Option<&'static str> {
+    let files: Vec<&str> = PART_FILES
+        .iter()
+        .map(|(_, file)| *file)
+        .filter(|file| mention.line.contains(file))
+        .collect();
+    if let [file] = files[..] {
+        return Some(file);
+    }
+    let at = mention.line.find(&mention.written)?;
+    let before = mention.line[..at]
+        .trim_end_matches(|c: char| c.is_whitespace() || "(:*".contains(c))
+        .to_lowercase();
+    PART_FILES
+        .iter()
+        .find(|(part, _)| before.ends_with(part))
+        .map(|(_, file)| *file)
+}
+
+#[test]
+fn every_range_of_todos_given_for_a_part_or_a_file_is_its_todos() {
+    let files = todos_by_file();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for path in mention_files() {
+        for mention in mentions_in(&path) {
+            if mention.numbers.len() < 2 {
+                continue;
+            }
+            let Some(file) = range_subject(&mention) else {
+                continue;
+            };
+            checked += 1;
+            let todos = &files[file];
+            if &mention.numbers != todos {
+                wrong.push(format!(
+                    "  {}: `{}` for {file}, whose TODOs are {}: {}",
+                    mention.place,
+                    mention.written,
+                    written_todos(todos),
+                    mention.line
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "these give a part's TODOs, and the code's are others:\n{}",
+        wrong.join("\n")
+    );
+    assert!(checked >= 10, "only {checked} ranges of a part found");
+}
+
+/// The files that state how many TODOs or checks there are, or show a
+/// report.
+fn count_files() -> Vec<PathBuf> {
+    let mut files = vec![
+        kit_root().join("README.md"),
+        kit_root().join("skeleton/README.md"),
+        kit_root().join("skeleton/STUDENT_README.md"),
+        kit_root().join("grader/tests/fixtures/README.md"),
+    ];
+    files.extend(doc_files());
+    files
+}
+
+/// The numbers written right before `word` in a line (`16 TODOs`,
+/// `16 numbered TODOs`, `41 checks`).
+fn counts_before(line: &str, word: &str) -> Vec<u32> {
+    line.match_indices(word)
+        .filter(|(at, _)| {
+            let after = line[at + word.len()..].chars().next();
+            !after.is_some_and(char::is_alphanumeric)
+        })
+        .filter_map(|(at, _)| {
+            let mut words = line[..at].split_whitespace().rev();
+            let mut previous = words.next()?;
+            if previous == "numbered" {
+                previous = words.next()?;
+            }
+            previous.parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn the_counts_of_todos_and_checks_are_the_codes() {
+    let todos = code_todos(&kit_root().join("solution")).len();
+    let mut wrong = Vec::new();
+    for path in count_files() {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            let place = format!("{}:{}", in_kit(&path), index + 1);
+            for count in counts_before(line, "TODOs") {
+                if count as usize != todos {
+                    wrong.push(format!(
+                        "  {place}: {count} TODOs, the code has {todos}: {line}"
+                    ));
+                }
+            }
+            // A report's last line counts the checks it ran: see the test
+            // of the sample reports.
+            if line.starts_with("Score:") {
+                continue;
+            }
+            for count in counts_before(line, "checks") {
+                if count as usize != CHECKS.len() {
+                    wrong.push(format!(
+                        "  {place}: {count} checks, the grader has {}: {line}",
+                        CHECKS.len()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "say it without the number, or with the right one:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The points of each part, from the catalog.
+fn part_points() -> BTreeMap<String, u32> {
+    let mut points = BTreeMap::new();
+    for check in CHECKS {
+        *points.entry(check.part.to_string()).or_default() += check.points;
+    }
+    points
+}
+
+/// Checks a sample report of a doc (the lines of one text block) against
+/// the catalog; returns what differs, each with its line.
+fn sample_report_errors(file: &str, first_line: usize, block: &[&str]) -> Vec<String> {
+    let text = lab_text();
+    let lives = todos_of_checks(&text);
+    let mut wrong = Vec::new();
+    let mut listed: Vec<&grader::catalog::Check> = Vec::new();
+    let mut section: Option<&grader::catalog::Check> = None;
+    for (offset, line) in block.iter().enumerate() {
+        let place = format!("{file}:{}", first_line + offset);
+        let mut say = |what: String| wrong.push(format!("  {place}: {what}: {line}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["PASS" | "FAIL", score, name, ..] = words[..]
+            && let Some(check) = grader::catalog::find(name)
+        {
+            listed.push(check);
+            let max = score.split('/').nth(1).unwrap_or_default();
+            if max != check.points.to_string() {
+                say(format!("{name} is worth {}", check.points));
+            }
+            let description = line[line.find(name).unwrap_or(0) + name.len()..].trim();
+            if description != check.description {
+                say(format!(
+                    "the description of {name} is `{}`",
+                    check.description
+                ));
+            }
+        } else if let Some(rest) = line.strip_prefix("--- ") {
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            section = grader::catalog::find(name);
+            if let Some(check) = section
+                && !rest.contains(&format!("({} point", check.points))
+            {
+                say(format!("{name} is worth {}", check.points));
+            }
+        } else if let (Some(check), Some(value)) =
+            (section, line.trim_start().strip_prefix("check:"))
+        {
+            if value.trim() != check.description {
+                say(format!(
+                    "the description of {} is `{}`",
+                    check.name, check.description
+                ));
+            }
+        } else if let (Some(check), Some(value)) =
+            (section, line.trim_start().strip_prefix("hint:"))
+        {
+            if value.trim() != check.hint {
+                say(format!("the hint of {} is `{}`", check.name, check.hint));
+            }
+        } else if let Some(rest) = line.strip_prefix("Next step: fix ") {
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            let named = todo_refs(rest);
+            if let Some(todos) = lives.get(name)
+                && !named.is_subset(todos)
+            {
+                say(format!("{name} lives in TODOs {}", written_todos(todos)));
+            }
+        } else if let Some(rest) = line.strip_prefix("Score: ") {
+            let points = part_points();
+            let max: u32 = rest
+                .split(['/', ' '])
+                .nth(1)
+                .and_then(|max| max.parse().ok())
+                .unwrap_or_default();
+            let breakdown = rest
+                .split_once('(')
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .map_or("", |(inside, _)| inside);
+            // A whole grading shows every part, and counts every check; one
+            // of some checks, the checks it shows.
+            let whole = points
+                .keys()
+                .all(|part| breakdown.contains(&format!("{part} ")));
+            let (parts, count) = if whole {
+                (points, CHECKS.len())
+            } else {
+                let mut shown = BTreeMap::new();
+                for check in &listed {
+                    *shown.entry(check.part.to_string()).or_default() += check.points;
+                }
+                (shown, listed.len())
+            };
+            let expected_max: u32 = parts.values().sum();
+            if max != expected_max {
+                say(format!("the checks are worth {expected_max}"));
+            }
+            for (part, points) in &parts {
+                let shown = breakdown
+                    .split(", ")
+                    .find_map(|entry| entry.strip_prefix(&format!("{part} ")))
+                    .and_then(|score| score.split('/').nth(1));
+                if shown != Some(&points.to_string()) {
+                    say(format!("{part} is worth {points}"));
+                }
+            }
+            let ran = rest
+                .split(" of ")
+                .nth(1)
+                .and_then(|after| after.split_whitespace().next())
+                .and_then(|count| count.parse::<usize>().ok());
+            if ran != Some(count) {
+                say(format!("it ran {count} checks"));
+            }
+        }
+    }
+    wrong
+}
+
+#[test]
+fn the_sample_reports_show_the_catalogs_points_descriptions_and_hints() {
+    let mut wrong = Vec::new();
+    let mut samples = 0;
+    for path in doc_files() {
+        if path.extension().is_none_or(|ext| ext != "md") {
+            continue;
+        }
+        let text = read(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut index = 0;
+        while index < lines.len() {
+            if lines[index] != "```text" {
+                index += 1;
+                continue;
+            }
+            let end = index
+                + 1
+                + lines[index + 1..]
+                    .iter()
+                    .position(|line| line.starts_with("```"))
+                    .expect("a closed block");
+            let block = &lines[index + 1..end];
+            if block.iter().any(|line| line.starts_with("Score: ")) {
+                samples += 1;
+                wrong.extend(sample_report_errors(&in_kit(&path), index + 2, block));
+            }
+            index = end + 1;
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "a sample report shows what the grader no longer says (grade again, or fix the \
+         line):\n{}",
+        wrong.join("\n")
+    );
+    assert!(samples >= 2, "only {samples} sample reports found");
+}
+
+#[test]
+fn the_lab_text_shows_what_the_generator_prints_of_the_todos() {
+    let text = lab_text();
+    let start = text
+        .find("`make` prints where the TODOs are:\n\n```text\n")
+        .expect("lab-docs/README.md shows where make says the TODOs are");
+    let block = &text[start..];
+    let block = &block[block.find("```text\n").expect("a block") + 8..];
+    let block = &block[..block.find("```").expect("a closed block")];
+    let printed = &generated().1;
+    assert!(
+        printed.contains(block),
+        "lab-docs/README.md shows\n{block}but the generator prints\n{printed}"
+    );
+}
+
+/// The Rust versions a line asks for: `1.88` where it speaks of Rust or
+/// cargo, and setup.sh's `RUST_MINOR_NEEDED=88`.
+fn rust_versions(line: &str) -> Vec<String> {
+    if let Some(minor) = line.trim().strip_prefix("RUST_MINOR_NEEDED=") {
+        return vec![format!("1.{minor}")];
+    }
+    let lower = line.to_lowercase();
+    if !["rust", "cargo"].iter().any(|word| lower.contains(word)) {
+        return Vec::new();
+    }
+    line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|word| word.trim_end_matches('.'))
+        .filter(|word| {
+            word.split_once('.').is_some_and(|(major, minor)| {
+                major == "1" && minor.len() == 2 && minor.chars().all(|c| c.is_ascii_digit())
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_rust_the_docs_ask_for_is_the_workspaces_rust_version() {
+    let manifest = read(&kit_root().join("Cargo.toml"));
+    let version = manifest
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("rust-version = "))
+        .expect("the workspace's Cargo.toml has a rust-version")
+        .trim_matches('"')
+        .to_owned();
+    let mut wrong = Vec::new();
+    let mut found = 0;
+    for path in count_files() {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            for asked in rust_versions(line) {
+                found += 1;
+                if asked != version {
+                    wrong.push(format!(
+                        "  {}:{}: {asked}: {}",
+                        in_kit(&path),
+                        index + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the workspace's rust-version is {version}, and these ask for another:\n{}",
+        wrong.join("\n")
+    );
+    assert!(found >= 4, "only {found} Rust versions found in the docs");
+    assert_eq!(
+        rust_versions("Rust (1.88 or newer), GLIBC 2.34, Ubuntu 22.04"),
+        ["1.88"]
     );
 }
 
@@ -528,23 +1432,42 @@ fn grader_calls(line: &str) -> Vec<GraderCall> {
 /// What the grader accepts, from its own help: the options of the main
 /// command and of `batch`, the parts, the checks and the formats.
 struct GraderOptions {
-    main_help: String,
     main: BTreeSet<String>,
-    batch: BTreeSet<String>,
+    /// The options of each subcommand but the reference peers.
+    subcommands: BTreeMap<String, BTreeSet<String>>,
     parts: BTreeSet<String>,
     checks: BTreeSet<&'static str>,
+}
+
+/// The subcommands of the grader's help (`Commands:`), but `help`.
+fn subcommands(main_help: &str) -> Vec<String> {
+    main_help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
 }
 
 impl GraderOptions {
     fn new() -> Self {
         let main_help = grader_help(&[]);
         let main = options_of(&main_help);
-        let batch = options_of(&grader_help(&["batch"]));
-        assert!(main.contains("--dir") && batch.contains("--reports"));
+        let subcommands: BTreeMap<String, BTreeSet<String>> = subcommands(&main_help)
+            .into_iter()
+            .filter(|name| !name.starts_with("reference-"))
+            .map(|name| {
+                let options = options_of(&grader_help(&[&name]));
+                (name, options)
+            })
+            .collect();
+        assert!(main.contains("--dir") && subcommands["batch"].contains("--reports"));
         Self {
-            main_help,
             main,
-            batch,
+            subcommands,
             parts: Part::ALL.iter().map(|part| part.to_string()).collect(),
             checks: CHECKS.iter().map(|check| check.name).collect(),
         }
@@ -556,7 +1479,7 @@ impl GraderOptions {
         let formats = ["human", "json", "junit", "tap"];
         let allowed = match call.subcommand.as_deref() {
             None => &self.main,
-            Some("batch") => &self.batch,
+            Some(name) if self.subcommands.contains_key(name) => &self.subcommands[name],
             Some("reference-server" | "reference-client") => {
                 assert!(
                     call.args.iter().all(|arg| !arg.starts_with('-')),
@@ -564,15 +1487,9 @@ impl GraderOptions {
                 );
                 return;
             }
-            Some(other) => {
-                // Not a subcommand: an argument of something else, such as
-                // a path given to `install`.
-                assert!(
-                    !self.main_help.contains(&format!("  {other} ")),
-                    "{other} is a subcommand not checked here: {where_}"
-                );
-                return;
-            }
+            // Not a subcommand: an argument of something else, such as a
+            // path given to `install`.
+            Some(_) => return,
         };
         for (index, arg) in call.args.iter().enumerate() {
             if !arg.starts_with("--") {
@@ -979,6 +1896,634 @@ fn make_and_table_rows_are_read_as_written() {
             (String::from("`make`"), String::from("`cargo build`")),
             (String::from("`x`"), String::from("y, then `z`")),
         ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The instructors' guide, held to the tool
+
+fn guide() -> String {
+    read(&kit_root().join("lab-docs/instructors.md"))
+}
+
+/// What this test does with a command of the guide's shell blocks.
+enum How {
+    /// Runs it (see [`the_guides_commands_work_as_written`]): it must exit
+    /// with `status`, and then each of `then` must hold: `PATH` exists,
+    /// `!PATH` does not, `~TEXT` is in what it printed, `?PROGRAM` is
+    /// installed (else the command is skipped, and the test says so).
+    Run {
+        status: i32,
+        then: &'static [&'static str],
+    },
+    /// The test of this name runs it.
+    By(&'static str),
+    /// Not run here, for this reason.
+    Not(&'static str),
+}
+
+const fn run(status: i32, then: &'static [&'static str]) -> How {
+    How::Run { status, then }
+}
+
+/// Every command of the guide's shell blocks, as the guide writes it
+/// (comments left out, spaces as one), and what this test does with it.
+const GUIDE_COMMANDS: &[(&str, How)] = &[
+    (
+        "make test",
+        How::Not("it is the suite this test is part of"),
+    ),
+    (
+        "cargo run -q -p grader -- --server grader/tests/fixtures/server_echo.py",
+        run(1, &["~server/broadcast"]),
+    ),
+    (
+        "make flake",
+        How::Not(
+            "the solution graded 50 times with every core busy: minutes, on a machine that does nothing else",
+        ),
+    ),
+    (
+        "make flake RUNS=200",
+        How::Not("as `make flake`, four times longer"),
+    ),
+    (
+        "make bench-grader",
+        How::Not("a measurement, on a quiet machine: ten gradings of the solution"),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate",
+        run(1, &["~Score:"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --part server",
+        run(1, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --check server/join",
+        run(1, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --format json --out results.json",
+        run(1, &["results.json"]),
+    ),
+    (
+        "cargo run -q -p grader -- --list",
+        run(0, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- --server ./their_server --client ./their_client",
+        run(1, &["~client/receive"]),
+    ),
+    (
+        "cargo run -q -p grader -- --server ./chat_server.py --part server",
+        run(1, &["~server/join"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades/",
+        run(0, &["grades/gradebook.csv", "grades/ada.json"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades/ --jobs 4 --csv gradebook.csv",
+        run(0, &["gradebook.csv"]),
+    ),
+    (
+        "cargo run -q -p grader -- render grades/ada.json",
+        run(0, &["~Score:"]),
+    ),
+    (
+        "cargo run -q -p grader -- render grades/ada.json --format tap --out ada.tap",
+        run(0, &["ada.tap"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades-1/ --shard 1/2",
+        run(0, &["grades-1/ada.json", "grades-1/gradebook.csv"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --reports grades-2/ --shard 2/2",
+        run(0, &["grades-2/gradebook.csv", "!grades-2/ada.json"]),
+    ),
+    (
+        "cargo run -q -p grader -- gradebook grades-1/ grades-2/ --out gradebook.csv",
+        run(0, &["gradebook.csv", "~1 graded"]),
+    ),
+    (
+        "sudo useradd --system --no-create-home --shell /usr/sbin/nologin chatgrader1",
+        How::Not(
+            "makes a system user, as root: `make test-integrity` does, as root, with users of its own",
+        ),
+    ),
+    (
+        "sudo useradd --system --no-create-home --shell /usr/sbin/nologin chatgrader2",
+        How::Not(
+            "makes a system user, as root: `make test-integrity` does, as root, with users of its own",
+        ),
+    ),
+    (
+        "sudo CARGO=/opt/rust/bin/cargo CARGO_HOME=/opt/cargo-home grader batch submissions/ --reports grades/ --user chatgrader1 --user chatgrader2",
+        How::Not(
+            "needs root, the grading users and a toolchain they can run: `make test-integrity` runs this batch as root",
+        ),
+    ),
+    (
+        "cargo run -q -p skeleton -- --out handout/chat",
+        run(
+            0,
+            &[
+                "handout/chat/Cargo.toml",
+                "handout/chat/Cargo.lock",
+                "handout/chat/README.md",
+            ],
+        ),
+    ),
+    ("cp -r lab-docs handout/chat/lab-docs", run(0, &[])),
+    (
+        "rm -r handout/chat/lab-docs/ci handout/chat/lab-docs/instructors.md",
+        run(
+            0,
+            &[
+                "handout/chat/lab-docs/README.md",
+                "handout/chat/lab-docs/protocol.md",
+                "!handout/chat/lab-docs/ci",
+                "!handout/chat/lab-docs/instructors.md",
+            ],
+        ),
+    ),
+    (
+        "cargo build --release -p grader",
+        How::Not(
+            "a release build of the grader: minutes on two cores; every test runs the same code, built for debugging",
+        ),
+    ),
+    (
+        "docker run --rm -v \"$PWD\":/kit -w /kit rust:1-bookworm cargo build --release -p grader",
+        How::Not("needs docker, and the network to pull rust:1-bookworm"),
+    ),
+    (
+        "objdump -T target/release/grader | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1",
+        run(0, &["?objdump", "~GLIBC_"]),
+    ),
+    (
+        "lab-docs/ci/gradescope/make-autograder-zip.sh autograder.zip",
+        run(0, &["autograder.zip", "~upload it"]),
+    ),
+    ("ag=\"$(mktemp -d)\"", run(0, &[])),
+    (
+        "cargo run -q -p skeleton -- --out \"$ag/submission\"",
+        run(0, &[]),
+    ),
+    (
+        "AUTOGRADER_ROOT=\"$ag\" KIT_DIR=\"$PWD\" GRADER=\"$PWD/target/debug/grader\" SKELETON_DIR=\"$ag/skeleton\" lab-docs/ci/gradescope/run_autograder",
+        run(0, &[]),
+    ),
+    (
+        "cat \"$ag/results/results.json\"",
+        run(0, &["~\"max_score\": 100"]),
+    ),
+    (
+        "lab-docs/ci/github-classroom/make-per-check-workflow.sh > lab-docs/ci/github-classroom/classroom-per-check.yml",
+        How::By("the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader"),
+    ),
+];
+
+/// The shell blocks of a Markdown text: for each, its commands with their
+/// line (1-based), as [`command_lines`] reads them, spaces as one.
+fn shell_blocks(text: &str) -> Vec<Vec<(usize, String)>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        if !matches!(lines[index], "```sh" | "```bash" | "```shell") {
+            index += 1;
+            continue;
+        }
+        let mut block = Vec::new();
+        let mut start = None;
+        index += 1;
+        while index < lines.len() && !lines[index].starts_with("```") {
+            let line = lines[index];
+            start.get_or_insert(index + 1);
+            let code = match line.find(" #") {
+                Some(at) => &line[..at],
+                None if line.trim_start().starts_with('#') => "",
+                None => line,
+            };
+            if code.trim_end().ends_with('\\') {
+                block.push((0, code.trim_end().trim_end_matches('\\').to_owned()));
+            } else {
+                block.push((start.take().unwrap_or(index + 1), code.to_owned()));
+            }
+            index += 1;
+        }
+        // Join the continued lines onto the line that ends them.
+        let mut commands: Vec<(usize, String)> = Vec::new();
+        let mut pending = Vec::new();
+        for (line, code) in block {
+            pending.push(code);
+            if line != 0 {
+                let joined = pending
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                pending.clear();
+                if !joined.is_empty() {
+                    commands.push((line, joined));
+                }
+            }
+        }
+        blocks.push(commands);
+        index += 1;
+    }
+    blocks
+}
+
+#[test]
+fn every_command_of_the_guide_is_run_or_said_why_not() {
+    let guide = guide();
+    let shown: Vec<(usize, String)> = shell_blocks(&guide).into_iter().flatten().collect();
+    let mut wrong = Vec::new();
+    for (line, command) in &shown {
+        if !GUIDE_COMMANDS.iter().any(|(listed, _)| listed == command) {
+            wrong.push(format!(
+                "  lab-docs/instructors.md:{line}: `{command}` is in no entry of GUIDE_COMMANDS: \
+                 say how this test runs it, which test does, or why none can"
+            ));
+        }
+    }
+    for (listed, _) in GUIDE_COMMANDS {
+        if !shown.iter().any(|(_, command)| command == listed) {
+            wrong.push(format!(
+                "  GUIDE_COMMANDS lists `{listed}`, which the guide no longer shows"
+            ));
+        }
+    }
+    let source = read(&kit_root().join("grader/tests/lab_docs.rs"));
+    for (listed, how) in GUIDE_COMMANDS {
+        match how {
+            How::By(test) if !source.contains(&format!("#[test]\nfn {test}()")) => wrong.push(
+                format!("  `{listed}` is run by {test}, which is not a test of this file"),
+            ),
+            How::Not(reason) if reason.trim().is_empty() => {
+                wrong.push(format!("  `{listed}` is not run, and no reason is given"));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "grader/tests/lab_docs.rs runs every command of the guide, or says why not:\n{}",
+        wrong.join("\n")
+    );
+    let make = make_commands(&guide, &command_lines(Path::new("x.md"), &guide));
+    assert_make_commands_exist(&make, "lab-docs/instructors.md");
+}
+
+/// A view of the kit to run the guide's commands in, as an instructor
+/// would in the kit's folder: the kit's files through links, its lab-docs
+/// copied (the commands change them), the grader built at
+/// `target/debug/grader` and `target/release/grader`, and what the
+/// examples name: `path/to/crate` and `submissions/ada` (the skeleton),
+/// `their_server`, `their_client`, `chat_server.py` (programs that stop at
+/// once, so that their checks fail fast). Its batches' report folders
+/// (`grades*/`), which hold their build folders, are kept from one run to
+/// the next.
+fn guide_kit() -> PathBuf {
+    let kit = scratch().join("guide-kit");
+    if let Ok(entries) = fs::read_dir(&kit) {
+        for entry in entries {
+            let path = entry.expect("a folder entry").path();
+            if path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("grades"))
+            {
+                for report in ["ada.json", "ada.txt", "gradebook.csv"] {
+                    let _ = fs::remove_file(path.join(report));
+                }
+                continue;
+            }
+            if path.is_dir() && !path.is_symlink() {
+                fs::remove_dir_all(&path).expect("empty the guide's kit");
+            } else {
+                fs::remove_file(&path).expect("empty the guide's kit");
+            }
+        }
+    }
+    fs::create_dir_all(&kit).expect("make the guide's kit");
+    for name in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "Makefile",
+        "solution",
+        "skeleton",
+        "grader",
+    ] {
+        std::os::unix::fs::symlink(kit_root().join(name), kit.join(name)).expect("link the kit");
+    }
+    copy_dir(&kit_root().join("lab-docs"), &kit.join("lab-docs"));
+    for build in ["debug", "release"] {
+        fs::create_dir_all(kit.join("target").join(build)).expect("make target/");
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_grader"),
+            kit.join("target").join(build).join("grader"),
+        )
+        .expect("link the grader");
+    }
+    copy_dir(skeleton(), &kit.join("path/to/crate"));
+    copy_dir(skeleton(), &kit.join("submissions/ada"));
+    for program in ["their_server", "their_client", "chat_server.py"] {
+        let path = kit.join(program);
+        fs::write(
+            &path,
+            "#!/bin/sh\necho \"$0: a stand-in for the guide's example: it stops at once\" >&2\nexit 1\n",
+        )
+        .expect("write a stand-in");
+        let mut permissions = fs::metadata(&path).expect("its metadata").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        fs::set_permissions(&path, permissions).expect("make it executable");
+    }
+    fs::create_dir_all(kit.join("tmp")).expect("make tmp/");
+    kit
+}
+
+fn is_installed(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Runs the guide's shell blocks, each in one shell (a block's lines share
+/// its variables), with the commands [`GUIDE_COMMANDS`] runs; checks what
+/// it says of each. `cargo run -q -p grader --` and
+/// `cargo run -q -p skeleton --` run the programs this test was built with
+/// (the same code, and no second cargo in the kit's build folder); the
+/// crates the grader builds go to a build folder of this test's.
+#[test]
+fn the_guides_commands_work_as_written() {
+    let guide = guide();
+    let kit = guide_kit();
+    let _one_at_a_time = GRADING.lock().unwrap_or_else(|err| err.into_inner());
+    let mut wrong = Vec::new();
+    let mut ran = 0;
+    for (number, block) in shell_blocks(&guide).into_iter().enumerate() {
+        let mut script = String::from("exec 3>guide-status\n");
+        let mut runs = Vec::new();
+        for (line, command) in &block {
+            let Some((_, How::Run { status, then })) =
+                GUIDE_COMMANDS.iter().find(|(listed, _)| listed == command)
+            else {
+                continue;
+            };
+            if let Some(missing) = then
+                .iter()
+                .filter_map(|check| check.strip_prefix('?'))
+                .find(|program| !is_installed(program))
+            {
+                eprintln!(
+                    "lab-docs/instructors.md:{line}: not run, {missing} is not installed: {command}"
+                );
+                continue;
+            }
+            let shell = command
+                .replace("cargo run -q -p grader --", "\"$KIT_GRADER\"")
+                .replace("cargo run -q -p skeleton --", "\"$KIT_SKELETON\"");
+            assert!(
+                !shell.contains("cargo "),
+                "lab-docs/instructors.md:{line}: `{command}` runs cargo: list it as not run, or run \
+                 it here another way"
+            );
+            let out = format!("guide-{number}-{}", runs.len());
+            script.push_str(&format!(
+                "{{ {shell}\n}} >{out}.out 2>{out}.err </dev/null\necho $? >&3\n"
+            ));
+            runs.push((*line, command, *status, *then, out));
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&kit)
+            .env("KIT_GRADER", env!("CARGO_BIN_EXE_grader"))
+            .env("KIT_SKELETON", skeleton_generator())
+            .env("CARGO_TARGET_DIR", scratch().join("guide-build"))
+            .env("TMPDIR", kit.join("tmp"))
+            .output()
+            .expect("run bash");
+        let statuses: Vec<i32> = read(&kit.join("guide-status"))
+            .lines()
+            .filter_map(|status| status.parse().ok())
+            .collect();
+        assert_eq!(statuses.len(), runs.len(), "{}", explain(&output));
+        for ((line, command, status, then, out), got) in runs.into_iter().zip(statuses) {
+            ran += 1;
+            let printed = fs::read_to_string(kit.join(format!("{out}.out"))).unwrap_or_default();
+            let errors = fs::read_to_string(kit.join(format!("{out}.err"))).unwrap_or_default();
+            let mut failed = Vec::new();
+            if got != status {
+                failed.push(format!("exited with {got}, not {status}"));
+            }
+            for check in then {
+                if let Some(text) = check.strip_prefix('~') {
+                    if !printed.contains(text) {
+                        failed.push(format!("printed no `{text}`"));
+                    }
+                } else if let Some(path) = check.strip_prefix('!') {
+                    if kit.join(path).exists() {
+                        failed.push(format!("left {path}"));
+                    }
+                } else if !check.starts_with('?') && !kit.join(check).exists() {
+                    failed.push(format!("made no {check}"));
+                }
+            }
+            if !failed.is_empty() {
+                let tail = |text: &str| {
+                    let lines: Vec<&str> = text.lines().collect();
+                    lines[lines.len().saturating_sub(15)..].join("\n    ")
+                };
+                wrong.push(format!(
+                    "  lab-docs/instructors.md:{line}: `{command}` {}\n    stdout:\n    {}\n    stderr:\n    {}",
+                    failed.join(", "),
+                    tail(&printed),
+                    tail(&errors)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "commands of the guide that do not do what it says, run in {}:\n{}",
+        kit.display(),
+        wrong.join("\n")
+    );
+    assert!(ran >= 15, "only {ran} commands of the guide run");
+}
+
+/// The options of a help text's `Options:` and their defaults
+/// (`[default: X]`, or `(default: X)` in the description), if any.
+fn option_defaults(help: &str) -> BTreeMap<String, Option<String>> {
+    let mut options: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut current = None;
+    let mut in_options = false;
+    for line in help.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            in_options = line == "Options:";
+            continue;
+        }
+        if !in_options {
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('-') {
+            let name = trimmed
+                .split([' ', ',', '='])
+                .find(|word| word.starts_with("--"))
+                .map(str::to_owned);
+            if let Some(name) = &name {
+                options.insert(name.clone(), None);
+            }
+            current = name;
+        }
+        for (open, close) in [("(default: ", ')'), ("[default: ", ']')] {
+            if let (Some(name), Some(at)) = (&current, line.find(open)) {
+                let value = &line[at + open.len()..];
+                let value = value[..value.find(close).unwrap_or(value.len())].to_owned();
+                options.insert(name.clone(), Some(value));
+            }
+        }
+    }
+    options
+}
+
+/// The default a sentence states: `(default X)`, `(default: X)`,
+/// `X by default`, `without it, X` (to the end of the sentence).
+fn stated_default(sentence: &str) -> Option<String> {
+    if let Some((_, rest)) = sentence.split_once("without it, ") {
+        return Some(rest.trim().trim_end_matches('.').to_owned());
+    }
+    let words: Vec<&str> = sentence.split_whitespace().collect();
+    let clean = |word: &str| {
+        word.trim_matches(|c: char| "()[],.;:`".contains(c))
+            .to_owned()
+    };
+    for (index, word) in words.iter().enumerate() {
+        if *word == "by"
+            && words
+                .get(index + 1)
+                .is_some_and(|next| next.starts_with("default"))
+        {
+            return index.checked_sub(1).map(|i| clean(words[i]));
+        }
+        if word.trim_start_matches('(').starts_with("default") {
+            return words.get(index + 1).map(|next| clean(next));
+        }
+    }
+    None
+}
+
+/// The text of the guide's section `## title`.
+fn guide_section(guide: &str, title: &str) -> String {
+    let start = guide
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("the guide has no section `{title}`"));
+    let rest = &guide[start + 4 + title.len()..];
+    rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
+}
+
+#[test]
+fn the_guide_documents_every_option_with_the_default_the_grader_has() {
+    let guide = guide();
+    let mut wrong = Vec::new();
+    for (args, title) in [
+        (&[][..], "Grading one submission"),
+        (&["batch"][..], "Grading a folder of submissions"),
+        (&["render"][..], "Grading a folder of submissions"),
+        (&["gradebook"][..], "Grading a folder of submissions"),
+    ] {
+        let command = ["grader"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let options = option_defaults(&grader_help(args));
+        assert!(
+            options.contains_key("--out") || options.contains_key("--jobs"),
+            "{options:?}"
+        );
+        for option in options.keys() {
+            if option == "--help" || option == "--version" {
+                continue;
+            }
+            let shown = guide.match_indices(option.as_str()).any(|(at, _)| {
+                let after = guide[at + option.len()..].chars().next();
+                !after.is_some_and(|c| c.is_ascii_lowercase() || c == '-')
+            });
+            if !shown {
+                wrong.push(format!(
+                    "  `{command} {option}` is in no part of the guide: say what it is for"
+                ));
+            }
+        }
+        let section = guide_section(&guide, title).replace('\n', " ");
+        for sentence in section.split(". ") {
+            let named: Vec<&String> = options
+                .keys()
+                .filter(|option| sentence.contains(&format!("`{option}")))
+                .collect();
+            let (Some(stated), [option]) = (stated_default(sentence), &named[..]) else {
+                continue;
+            };
+            let default = options[*option].as_deref().unwrap_or("none");
+            if stated != default {
+                wrong.push(format!(
+                    "  \"{title}\" says the default of `{command} {option}` is {stated}; \
+                     `{command} --help` says {default}: {sentence}"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "lab-docs/instructors.md and the grader's help disagree:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn help_options_and_stated_defaults_are_read_as_written() {
+    let help = "Usage: x\n\nOptions:\n      --jobs <N>\n          How many\n          \n          [default: 8]\n\n      --dir <DIR>\n          The crate\n  -h, --help  Print help\n      --reports <DIR>  Where [default: grades]\n";
+    let options = option_defaults(help);
+    assert_eq!(options["--jobs"].as_deref(), Some("8"));
+    assert_eq!(options["--dir"], None);
+    assert_eq!(options["--reports"].as_deref(), Some("grades"));
+    assert!(options.contains_key("--help"));
+    assert_eq!(
+        stated_default("`--jobs` at a time, 8 by default"),
+        Some("8".into())
+    );
+    assert_eq!(
+        stated_default("`--jobs N` (default 2) grades"),
+        Some("2".into())
+    );
+    assert_eq!(
+        stated_default("`--x` (default: `grades/`)"),
+        Some("grades/".into())
+    );
+    assert_eq!(stated_default("Lower `--jobs` on a loaded machine"), None);
+    assert_eq!(
+        stated_default("`--jobs N` grades N at once; without it, half the cores, at least 1"),
+        Some("half the cores, at least 1".into())
+    );
+    let help = "Options:\n      --jobs <N>  How many (default: half the cores, at least 1). Each\n";
+    assert_eq!(
+        option_defaults(help)["--jobs"].as_deref(),
+        Some("half the cores, at least 1")
     );
 }
 

@@ -49,7 +49,7 @@ fn the_reference_server_passes_the_quick_cases_with_figures() {
         .iter()
         .map(|c| c["name"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(names, ["long-lines", "slow-consumer"]);
+    assert_eq!(names, ["soak/long-lines", "soak/slow-consumer"]);
     for case in cases {
         let figures = case["figures"].as_object().expect("figures");
         assert!(figures.contains_key("server peak RSS"), "{case}");

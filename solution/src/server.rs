@@ -494,10 +494,10 @@ impl Server {
         // END SOLUTION
         eprintln!("{tag} disconnected");
         // A descriptor was just freed: if accepting was paused, resume.
-        if !self.accepting {
-            if let Err(err) = self.resume_accepting() {
-                eprintln!("{err}");
-            }
+        if !self.accepting
+            && let Err(err) = self.resume_accepting()
+        {
+            eprintln!("{err}");
         }
     }
 

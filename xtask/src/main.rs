@@ -3,7 +3,11 @@
 //! - `mutants-report`: reads what `cargo mutants` wrote (`make mutants`
 //!   runs it) and writes `grader/MUTANTS.md`; fails when a mutant is
 //!   missed without a reviewed reason, or was never judged.
+//! - `bench-report`: builds the grader with `--release`, measures the
+//!   reference server against other servers with `grader bench` (`make
+//!   bench` runs it, a few minutes) and writes `grader/BENCH.md`.
 
+mod bench;
 mod equivalents;
 mod judge;
 mod outcomes;
@@ -40,6 +44,14 @@ enum Task {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Writes grader/BENCH.md: `grader bench` (a release build) on the
+    /// reference server and the servers it is compared with, in one run of
+    /// a few minutes. Exit status 2 when a measurement could not run.
+    BenchReport {
+        /// The report [default: grader/BENCH.md]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +74,17 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::FAILURE,
                 Err(err) => {
                     eprintln!("xtask mutants-report: {err:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Task::BenchReport { out } => {
+            let kit = kit();
+            let out = out.unwrap_or_else(|| kit.join("grader/BENCH.md"));
+            match bench::run(&kit, &out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("xtask bench-report: {err:#}");
                     ExitCode::from(2)
                 }
             }

@@ -16,7 +16,6 @@
 pub mod load;
 pub mod report;
 
-use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -25,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 
-use crate::procfs;
+use crate::launch::submission_env;
 use crate::sandbox::{self, Contained, Limits};
-use crate::session::submission_env;
-use crate::stream::Stream;
+use harness::process::ready_port;
+use harness::{Inbox, procfs};
 
 use load::{Ended, Load, Role};
 use report::{Idle, Nofile, Throughput};
@@ -89,33 +88,18 @@ pub enum Format {
 
 /// Why the bench could not run (exit status 2). Lost lines are not an
 /// error: they are a result.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The arguments ask for something the bench cannot do.
+    #[error("{0}")]
     Usage(String),
     /// The server did not start, did not become ready, or did not let the
     /// clients in.
+    #[error("{0}")]
     Server(String),
     /// A system call of the bench itself failed.
+    #[error("{doing}: {source}")]
     Io { doing: String, source: io::Error },
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Usage(why) | Error::Server(why) => f.write_str(why),
-            Error::Io { doing, source } => write!(f, "{doing}: {source}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// Adds what the bench was doing to an `io::Error`.
@@ -360,13 +344,13 @@ fn raise_nofile(needed: u64, always: bool) -> Result<Nofile, Error> {
 struct BenchServer {
     process: Contained,
     addr: SocketAddr,
-    stderr: Stream,
+    stderr: Inbox,
 }
 
 impl BenchServer {
     /// Starts the server, contained (its own process group, limits), and
     /// waits for its readiness line until `ready_within` has passed. Like
-    /// `session::Server::start`, without a check's session around it.
+    /// `launch::Server::start`, without a check's context around it.
     fn start(
         mut command: Command,
         shown: &str,
@@ -387,31 +371,24 @@ impl BenchServer {
         // Read both streams to the end in the background, keeping only a
         // transcript: a server that logs every connection must never block
         // on a full pipe, and the grader's memory stays bounded.
-        let stdout = Stream::spawn("the server's stdout", out);
-        let stderr = Stream::spawn("the server's stderr", err);
+        let stdout = Inbox::spawn("the server's stdout", out);
+        let stderr = Inbox::spawn("the server's stderr", err);
         stderr.transcript_only();
-        let line = stdout
-            .next_line(Instant::now() + ready_within)
-            .map_err(|failure| {
+        let port = ready_port("the server", &stdout, Instant::now() + ready_within).map_err(
+            |failure| {
                 Error::Server(format!(
-                    "the server ({shown}) did not print its readiness line `listening on \
-                     0.0.0.0:PORT` within {} s: {}; its stderr: {}",
+                    "the server ({shown}) did not start within {} s: {}{}; its stderr: {}",
                     ready_within.as_secs(),
                     failure.summary,
+                    failure
+                        .seen
+                        .map(|seen| format!(" (its first line: {seen})"))
+                        .unwrap_or_default(),
                     last_lines(&stderr)
                 ))
-            })?;
+            },
+        )?;
         stdout.transcript_only();
-        let port = String::from_utf8_lossy(&line)
-            .strip_prefix("listening on 0.0.0.0:")
-            .and_then(|port| port.parse::<u16>().ok())
-            .filter(|&port| port != 0)
-            .ok_or_else(|| {
-                Error::Server(format!(
-                    "the server's first line is not `listening on 0.0.0.0:PORT`: {}",
-                    crate::stream::show(&line)
-                ))
-            })?;
         Ok(BenchServer {
             process,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -663,7 +640,7 @@ fn idle_run(
         );
         return Ok(Idle {
             server: shown.to_owned(),
-            mode: "idle",
+            mode: "idle".into(),
             connections: idle,
             connected: 0,
             server_rss_kib: 0,
@@ -673,7 +650,7 @@ fn idle_run(
             idle_window_s: 0.0,
             connect_s: connect_time.as_secs_f64(),
             served_line: false,
-            ended: "server exited",
+            ended: "server exited".into(),
             nofile,
         });
     }
@@ -696,7 +673,7 @@ fn idle_run(
     .doing(|| "wait for the test line".into())?;
     Ok(Idle {
         server: shown.to_owned(),
-        mode: "idle",
+        mode: "idle".into(),
         connections: idle,
         connected,
         server_rss_kib: rss,
@@ -706,7 +683,7 @@ fn idle_run(
         idle_window_s: IDLE_WINDOW.as_secs_f64(),
         connect_s: connect_time.as_secs_f64(),
         served_line: load.probe_seen(),
-        ended: ended.as_str(),
+        ended: ended.as_str().into(),
         nofile,
     })
 }
@@ -730,7 +707,7 @@ fn print<T: serde::Serialize>(
 
 /// The last few lines a server wrote to a stream, for an error message (a
 /// server that logs every connection has written thousands).
-fn last_lines(stream: &Stream) -> String {
+fn last_lines(stream: &Inbox) -> String {
     const SHOWN: usize = 8;
     let transcript = stream.transcript();
     let lines: Vec<&str> = transcript.lines().collect();

@@ -1,17 +1,18 @@
 //! The results of `grader bench`, as a short table for people or as one
 //! JSON object for scripts (the field names are the interface: keep them).
+//! The same types read the JSON back (`cargo run -p xtask -- bench-report`).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Args;
 use super::load::Outcome;
 
 /// The open-file limits: the grader's soft limit before and after it made
 /// room for its clients, its hard limit, and what the server was given.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Nofile {
     pub soft_before: u64,
     pub soft: u64,
@@ -34,7 +35,7 @@ pub struct ServerUse {
 }
 
 /// The results of a throughput run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
     /// The server's command line.
     pub server: String,
@@ -79,7 +80,7 @@ pub struct Throughput {
     /// that never came).
     pub run_s: f64,
     /// complete, deadline, stalled or all connections closed.
-    pub ended: &'static str,
+    pub ended: String,
     pub nofile: Nofile,
 }
 
@@ -112,15 +113,15 @@ impl Throughput {
             } else {
                 0.0
             },
-            p50_ms: ms(outcome.latency.quantile(0.50)),
-            p99_ms: ms(outcome.latency.quantile(0.99)),
+            p50_ms: ms(outcome.latency.value_at_quantile(0.50)),
+            p99_ms: ms(outcome.latency.value_at_quantile(0.99)),
             max_ms: ms(outcome.latency.max()),
             lost: outcome.lost(),
             missing: outcome.missing(),
             duplicated: outcome.duplicated,
             out_of_order: outcome.out_of_order,
             corrupt: outcome.corrupt,
-            first_corrupt: outcome.first_corrupt.as_deref().map(crate::stream::show),
+            first_corrupt: outcome.first_corrupt.as_deref().map(harness::show),
             disconnected: outcome.closed,
             server_peak_rss_kib: server_use.peak_rss_kib,
             server_cpu_s: server_use.cpu.as_secs_f64(),
@@ -128,7 +129,7 @@ impl Throughput {
             bench_cpu_s: bench_cpu.as_secs_f64(),
             wall_s: wall,
             run_s: run.as_secs_f64(),
-            ended: outcome.ended.as_str(),
+            ended: outcome.ended.as_str().to_owned(),
             nofile,
         }
     }
@@ -140,11 +141,11 @@ impl Throughput {
 }
 
 /// The results of an idle run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Idle {
     pub server: String,
     /// Always "idle": tells this object from a throughput run's.
-    pub mode: &'static str,
+    pub mode: String,
     /// Idle clients asked for (an observer client comes on top).
     pub connections: usize,
     /// Idle clients still connected once all had connected.
@@ -162,7 +163,7 @@ pub struct Idle {
     pub served_line: bool,
     /// How connecting ended: complete (every client in and every join
     /// notice delivered), deadline (--timeout passed first), ...
-    pub ended: &'static str,
+    pub ended: String,
     pub nofile: Nofile,
 }
 
@@ -179,7 +180,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

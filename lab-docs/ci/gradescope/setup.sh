@@ -40,8 +40,8 @@ GRADER_USER="${GRADER_USER:-chatgrader}"
 # What the grading user runs, read-only to it (see step 4).
 TOOLCHAIN="$ROOT/toolchain"
 USER_CARGO_HOME="$ROOT/cargo-home"
-# The kit's rust-version (Cargo.toml): edition 2024 needs 1.85.
-RUST_MINOR_NEEDED=85
+# The kit's rust-version (Cargo.toml): 1.88, for let chains.
+RUST_MINOR_NEEDED=88
 
 say() { printf 'setup.sh: %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }

@@ -695,7 +695,7 @@ pub fn idle_cpu(c: &Context, server: &dyn UnderTest) -> Outcome {
 
 /// Measures how busy `pid` is for IDLE_WINDOW, and fails with `summary`
 /// past IDLE_CPU_MS.
-fn idle_for_the_window(pid: u32, summary: &str) -> Outcome {
+pub fn idle_for_the_window(pid: u32, summary: &str) -> Outcome {
     let used = procfs::busy_ms_while_idle(pid, IDLE_WINDOW).map_err(proc_error)?;
     if used > IDLE_CPU_MS {
         return Err(Failure {

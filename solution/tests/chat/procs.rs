@@ -1,17 +1,21 @@
 //! The server and client binaries as child processes: started on port 0,
-//! waited for through the readiness line, stopped with a deadline, killed
-//! when a test ends however it ends.
+//! waited for through the readiness line, killed when a test ends however
+//! it ends. Each one's stderr goes to the failure messages (`failure`), its
+//! other output to an [`Inbox`] that the test waits on.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::Instant;
+
+use harness::process::{self, Feeder};
+use harness::rules::UnderTest;
+use harness::show::show;
+use harness::{Context, Failure, Inbox, Outcome};
 
 use crate::failure;
-use crate::inbox::{DEADLINE, Inbox};
-use crate::peer::{Options, Peer};
 
 /// The server under test: this crate's `server`, or the executable named by
 /// `CHAT_SERVER_EXE` (to run these tests against another implementation of
@@ -25,24 +29,26 @@ pub fn client_exe() -> String {
     std::env::var("CHAT_CLIENT_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_client").to_owned())
 }
 
-/// A running server.
-pub struct Server {
+/// A running server: what the protocol's rules run against.
+pub struct Server<'c> {
+    context: &'c Context,
     child: Child,
     port: u16,
 }
 
-impl Server {
-    /// Starts the server on port 0 and waits for its readiness line.
-    #[track_caller]
-    pub fn start() -> Server {
-        Server::start_with(Command::new(server_exe()).arg("0"))
-    }
-
-    /// Starts the server on port 0 with at most `limit` file descriptors.
-    #[track_caller]
-    pub fn start_with_fd_limit(limit: u64) -> Server {
+impl<'c> Server<'c> {
+    /// Starts `server 0` and waits for its readiness line.
+    pub fn start(c: &'c Context) -> Result<Server<'c>, Failure> {
         let mut command = Command::new(server_exe());
         command.arg("0");
+        Server::start_with(c, command)
+    }
+
+    /// Starts `server 0` with at most `limit` open file descriptors.
+    pub fn start_with_fd_limit(c: &'c Context, limit: u64) -> Result<Server<'c>, Failure> {
+        let mut command = Command::new(server_exe());
+        command.arg("0");
+        c.step(format!("the server may open at most {limit} descriptors"));
         // SAFETY: the closure runs in the child between fork and exec and
         // only calls setrlimit, which is async-signal-safe.
         unsafe {
@@ -54,209 +60,235 @@ impl Server {
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
                     Ok(())
                 } else {
-                    Err(std::io::Error::last_os_error())
+                    Err(io::Error::last_os_error())
                 }
             });
         }
-        Server::start_with(&mut command)
+        Server::start_with(c, command)
     }
 
-    /// Starts the server and waits for its readiness line; fails, showing
-    /// its stderr, if the line is not `listening on 0.0.0.0:PORT`.
-    #[track_caller]
-    pub fn start_with(command: &mut Command) -> Server {
+    /// Starts the server `command` describes and waits for its readiness
+    /// line, `listening on 0.0.0.0:PORT`.
+    pub fn start_with(c: &'c Context, mut command: Command) -> Result<Server<'c>, Failure> {
+        let shown = format!("{command:?}").replace('"', "");
+        c.step(format!("start the server: {shown}"));
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start the server");
-        let stdout = Inbox::spawn("server stdout", child.stdout.take().expect("piped stdout"));
-        let stderr = Inbox::spawn("server stderr", child.stderr.take().expect("piped stderr"));
-        // The failure messages of the test show its stderr from now on.
-        failure::watch("the server", child.id(), stderr);
-        let mut server = Server { child, port: 0 };
-        let line = stdout.next_line_expecting("the readiness line \"listening on 0.0.0.0:PORT\"");
-        server.port = std::str::from_utf8(&line)
-            .ok()
-            .and_then(|line| line.strip_prefix("listening on 0.0.0.0:"))
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| {
-                failure::fail(format!(
-                    "the server's first line is {}, not \"listening on 0.0.0.0:PORT\"",
-                    crate::inbox::show(&line)
-                ))
-            });
-        // Keep draining stdout, so that logging can never block the server.
-        std::mem::forget(stdout);
-        server
+            .map_err(|err| Failure::new(format!("could not start {shown}: {err}")))?;
+        let stdout = Inbox::spawn("the server's stdout", child.stdout.take().expect("piped"));
+        watch_stderr("the server", &mut child);
+        // From here on, dropping it kills it, whatever happens next.
+        let mut server = Server {
+            context: c,
+            child,
+            port: 0,
+        };
+        server.port = process::ready_port("the server", &stdout, c.until())?;
+        c.step(format!(
+            "the server says it listens on port {}",
+            server.port
+        ));
+        // What it prints from now on is free-form logging: keep reading it,
+        // so that the server never blocks on it, but keep none of it.
+        stdout.transcript_only();
+        Ok(server)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// A raw TCP peer connected to the server.
-    #[track_caller]
-    pub fn peer(&self) -> Peer {
-        Peer::connect(self.port)
-    }
-
-    #[track_caller]
-    pub fn peer_with(&self, options: Options) -> Peer {
-        Peer::connect_with(self.port, options)
-    }
-
+    /// Sends `signal` to the server.
     pub fn signal(&self, signal: libc::c_int) {
-        send_signal(&self.child, signal);
+        let name = match signal {
+            libc::SIGINT => "SIGINT".to_owned(),
+            libc::SIGTERM => "SIGTERM".to_owned(),
+            _ => format!("signal {signal}"),
+        };
+        self.context.step(format!("send {name} to the server"));
+        process::signal(self.child.id(), signal);
     }
 
-    /// Waits for the server to exit; fails if it does not in time.
-    #[track_caller]
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        wait_exit(&mut self.child, "the server")
-    }
-
-    /// Whether the server is still running.
-    pub fn is_running(&mut self) -> bool {
-        reap(&mut self.child).is_none()
+    /// Waits for the server to exit and checks its exit status.
+    pub fn expect_exit(&mut self, code: i32) -> Outcome {
+        let status = wait_exit(&mut self.child, self.context.until());
+        process::expect_exit_status("the server", status, code)
     }
 }
 
-impl Drop for Server {
+impl UnderTest for Server<'_> {
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server<'_> {
     fn drop(&mut self) {
         stop_and_report(&mut self.child);
     }
 }
 
-/// A running client, its stdin a pipe the test writes to (or a file).
-pub struct Client {
+/// A running client, its standard input a pipe the test writes to (or a
+/// file), its standard output an inbox.
+pub struct Client<'c> {
+    context: &'c Context,
     child: Child,
-    stdin: Option<ChildStdin>,
-    pub stdout: Inbox,
+    input: Option<Feeder>,
+    stdout: Inbox,
 }
 
-impl Client {
+impl<'c> Client<'c> {
     /// Starts `client 127.0.0.1 PORT` with a pipe as standard input.
-    pub fn start(port: u16) -> Client {
-        Client::start_with_stdin(port, Stdio::piped())
+    pub fn start(c: &'c Context, port: u16) -> Result<Client<'c>, Failure> {
+        Client::start_with_stdin(c, port, Stdio::piped())
     }
 
     /// Starts `client 127.0.0.1 PORT` with the given standard input.
-    pub fn start_with_stdin(port: u16, stdin: impl Into<Stdio>) -> Client {
+    pub fn start_with_stdin(
+        c: &'c Context,
+        port: u16,
+        stdin: impl Into<Stdio>,
+    ) -> Result<Client<'c>, Failure> {
+        c.step(format!("start the client: client 127.0.0.1 {port}"));
         let mut child = Command::new(client_exe())
             .args(["127.0.0.1", &port.to_string()])
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start the client");
-        let stderr = Inbox::spawn("client stderr", child.stderr.take().expect("piped stderr"));
-        // The failure messages of the test show its stderr from now on.
-        failure::watch("the client", child.id(), stderr);
-        Client {
-            stdout: Inbox::spawn("client stdout", child.stdout.take().expect("piped stdout")),
-            stdin: child.stdin.take(),
+            .map_err(|err| Failure::new(format!("could not start {}: {err}", client_exe())))?;
+        watch_stderr("the client", &mut child);
+        Ok(Client {
+            context: c,
+            stdout: c.watch("the client's stdout", child.stdout.take().expect("piped")),
+            input: child.stdin.take().map(Feeder::spawn),
             child,
-        }
-    }
-
-    /// Writes `bytes` to the client's standard input.
-    #[track_caller]
-    pub fn type_in(&mut self, bytes: impl AsRef<[u8]>) {
-        let stdin = self.stdin.as_mut().expect("stdin is a pipe, still open");
-        if let Err(err) = stdin.write_all(bytes.as_ref()) {
-            // EPIPE: the client exited, and nobody reads its input any more.
-            failure::fail_after(format!("writing to the client's stdin: {err}"), true);
-        }
-    }
-
-    /// Closes the client's standard input: the end of input.
-    pub fn close_stdin(&mut self) {
-        self.stdin = None;
+        })
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// Waits for the client to exit; fails if it does not in time.
-    #[track_caller]
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        wait_exit(&mut self.child, "the client")
+    /// Writes `bytes` to the client's standard input, as a step.
+    pub fn type_in(&mut self, bytes: impl AsRef<[u8]>) -> Outcome {
+        let bytes = bytes.as_ref();
+        self.context
+            .step(format!("the client's stdin gets {}", show(bytes)));
+        self.type_quietly(bytes)
     }
 
-    /// Waits for the client to exit and checks it exited with status 0.
-    #[track_caller]
-    pub fn expect_success(&mut self) {
-        let status = self.wait_exit();
-        if !status.success() {
-            failure::fail(format!(
-                "the client exited with {}, not with status 0",
-                describe_status(status)
-            ));
+    /// Writes `bytes` to the client's standard input, for a test that
+    /// describes it in a step of its own.
+    pub fn type_quietly(&mut self, bytes: &[u8]) -> Outcome {
+        let input = self.input.as_ref().expect("stdin is a pipe, still open");
+        input
+            .write(bytes, self.context.until())
+            .map_err(|err| Failure::new(format!("could not write to the client's stdin: {err}")))
+    }
+
+    /// Closes the client's standard input: the end of input.
+    pub fn close_stdin(&mut self) {
+        self.context
+            .step("close the client's stdin (the end of input)");
+        self.input = None;
+    }
+
+    /// Waits for the next chat line the client prints (one with a `[`: the
+    /// protocol lets a client print notes and a prompt too) and checks it
+    /// is `line`.
+    pub fn expect_chat_line(&self, line: impl AsRef<[u8]>) -> Outcome {
+        self.stdout
+            .expect_chat_line(line.as_ref(), self.context.until())
+    }
+
+    /// Waits until the client has printed `bytes`, in one run, after what
+    /// was waited for before.
+    pub fn expect_printed(&self, bytes: &[u8]) -> Outcome {
+        self.stdout
+            .expect_bytes_somewhere(bytes, self.context.until())
+    }
+
+    /// Waits until the client's standard output ends, with nothing printed
+    /// before the end.
+    pub fn expect_stdout_end(&self) -> Outcome {
+        let rest = self.stdout.wait_end(self.context.until())?;
+        if rest.is_empty() {
+            return Ok(());
         }
+        Err(Failure {
+            summary: "the client printed more before its standard output ended".into(),
+            expected: Some("the end of its standard output".into()),
+            seen: Some(show(&rest)),
+            ..Failure::default()
+        })
+    }
+
+    /// Waits for the client to exit and checks its exit status.
+    pub fn expect_exit(&mut self, code: i32) -> Outcome {
+        let status = wait_exit(&mut self.child, self.context.until());
+        process::expect_exit_status("the client", status, code)
     }
 }
 
-impl Drop for Client {
+impl Drop for Client<'_> {
     fn drop(&mut self) {
         stop_and_report(&mut self.child);
     }
 }
 
-/// Kills the process if it still runs. When the test is failing and its
+/// Collects `child`'s stderr for the failure messages of the test.
+fn watch_stderr(what: &str, child: &mut Child) {
+    let stderr = Inbox::spawn(
+        format!("{what}'s stderr"),
+        child.stderr.take().expect("piped"),
+    );
+    // A log, not something to match: keep its beginning and its end only.
+    stderr.transcript_only();
+    failure::watch(what, child.id(), stderr);
+}
+
+/// Kills the process if it still runs, and records how it ended for a
+/// failure that comes later in the test. When the test panics and its
 /// message did not describe the process yet (the test failed by its own
-/// assertion), prints how the process is doing and the end of its stderr (a
-/// panic such as "not yet implemented: TODO 14" shows up there): the
-/// test's output shows it under the failure.
+/// assertion), prints how the process is doing and the end of its stderr:
+/// the test's output shows it under the panic.
 fn stop_and_report(child: &mut Child) {
     if std::thread::panicking() {
         if let Some(report) = failure::report_unreported(child.id()) {
             eprintln!("--- what the processes of the test were doing:\n{report}");
         }
     }
-    failure::forget(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// `try_wait`, which reaps the child if it exited: records how, for failure
-/// messages (which cannot ask the kernel about a reaped child).
-fn reap(child: &mut Child) -> Option<ExitStatus> {
-    let status = child.try_wait().expect("try_wait")?;
-    failure::ended(child.id(), describe_status(status));
-    Some(status)
-}
-
-fn send_signal(child: &Child, signal: libc::c_int) {
-    // SAFETY: kill takes no pointers; the child is ours and not yet reaped.
-    let ret = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
-}
-
-/// Waits, with the deadline, for `child` to exit.
-#[track_caller]
-fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
-    if let Some(status) = reap(child) {
-        return status;
+    if !matches!(child.try_wait(), Ok(Some(_))) {
+        let _ = child.kill();
     }
-    failure::wait_for_exit(child.id(), DEADLINE);
-    reap(child).unwrap_or_else(|| failure::fail(format!("{what} did not exit within {DEADLINE:?}")))
+    // A process that was exiting already (its pipes close before its exit
+    // can be reaped) ends with its own status, not with the kill.
+    match child.wait() {
+        Ok(status) if status.signal() != Some(libc::SIGKILL) => {
+            failure::ended(child.id(), process::describe_status(status));
+        }
+        _ => failure::stopped(child.id()),
+    }
 }
 
-/// Describes how a process ended, for messages: "exit status 1" or "signal
-/// 9".
-pub fn describe_status(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(signal)) => format!("signal {signal}"),
-        _ => format!("{status}"),
+/// Waits until `child` exits, at most until `until`; `None` if it still
+/// runs then. Records how it ended for failure messages, which cannot ask
+/// the kernel about a reaped child.
+fn wait_exit(child: &mut Child, until: Instant) -> Option<ExitStatus> {
+    let mut status = child.try_wait().ok().flatten();
+    if status.is_none()
+        && failure::wait_for_exit(child.id(), until.saturating_duration_since(Instant::now()))
+    {
+        status = child.try_wait().ok().flatten();
     }
+    if let Some(status) = status {
+        failure::ended(child.id(), process::describe_status(status));
+    }
+    status
 }
 
 /// A file with `contents`, to use as a client's standard input.
@@ -274,7 +306,7 @@ pub fn file_with(contents: &[u8]) -> File {
     file
 }
 
-/// A short fixed window, for the tests that measure what a process does
-/// while nothing happens (CPU used while idle). This is a measurement over
-/// time, never a way to wait for an event.
-pub const IDLE_WINDOW: Duration = Duration::from_millis(500);
+/// A `/proc` read that failed, as a failure.
+pub fn proc_error(err: io::Error) -> Failure {
+    Failure::new(format!("could not inspect the process in /proc: {err}"))
+}
