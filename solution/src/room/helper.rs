@@ -213,12 +213,12 @@ impl Helper {
                 eprintln!("room-helper: the client is more than 1 MiB behind: disconnecting it");
                 return Ok(());
             }
-            if let Some(at) = self.closing_at {
-                if self.outbox.is_empty() || Instant::now() >= at {
-                    // FIN after what was written, rather than a reset.
-                    let _ = self.socket.shutdown(Shutdown::Write);
-                    return Ok(());
-                }
+            if let Some(at) = self.closing_at
+                && (self.outbox.is_empty() || Instant::now() >= at)
+            {
+                // FIN after what was written, rather than a reset.
+                let _ = self.socket.shutdown(Shutdown::Write);
+                return Ok(());
             }
         }
     }

@@ -685,10 +685,10 @@ impl Room {
         eprintln!("{} disconnected ({why})", client.tag);
         // Dropping the client closes our ends of its pipes.
         drop(client);
-        if !self.accepting {
-            if let Err(err) = self.resume_accepting() {
-                eprintln!("{err}");
-            }
+        if !self.accepting
+            && let Err(err) = self.resume_accepting()
+        {
+            eprintln!("{err}");
         }
     }
 
