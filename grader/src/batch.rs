@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::catalog::CHECKS;
+use crate::catalog::Lab;
 use crate::report::json::{Results, Status};
 use crate::report::{self, Format, Style};
 use crate::sandbox::{self, Contained, Limits};
@@ -65,6 +65,8 @@ pub struct Batch {
     /// Each grading's `--timeout-scale`; the bound on a whole grading,
     /// [`PER_SUBMISSION`], is scaled by it too.
     pub timeout_scale: f64,
+    /// The lab graded (`--lab`).
+    pub lab: crate::catalog::Lab,
 }
 
 /// One of N disjoint parts of a folder of submissions, for grading a
@@ -367,6 +369,7 @@ fn run_grader(
         .arg(report)
         .arg("--timeout-scale")
         .arg(batch.timeout_scale.to_string())
+        .args(["--lab", batch.lab.name()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
@@ -448,7 +451,17 @@ fn read_report(path: &Path) -> (Graded, f64) {
 /// not graded, or what every check failed on (see [`Graded::from_results`]).
 pub fn write_csv(rows: &[Row], out: impl io::Write) -> csv::Result<()> {
     let mut csv = csv::Writer::from_writer(out);
-    let checks = CHECKS.iter().map(|check| check.name);
+    // The lab of the reports: lab 2's when a row scored one of its checks.
+    let lab = rows
+        .iter()
+        .filter_map(|row| match &row.graded {
+            Graded::Scored { points, .. } => points.first(),
+            Graded::NotGraded(_) => None,
+        })
+        .find_map(|(name, _)| Lab::of_check(name))
+        .unwrap_or_default();
+    let table = lab.checks();
+    let checks = table.iter().map(|check| check.name);
     csv.write_record(
         ["submission", "score", "max_score"]
             .into_iter()
@@ -465,14 +478,14 @@ pub fn write_csv(rows: &[Row], out: impl io::Write) -> csv::Result<()> {
                 note,
             } => {
                 record.extend([score.to_string(), max_score.to_string()]);
-                record.extend(CHECKS.iter().map(|check| {
+                record.extend(table.iter().map(|check| {
                     let earned = points.iter().find(|(name, _)| name == check.name);
                     earned.map(|(_, p)| p.to_string()).unwrap_or_default()
                 }));
                 record.push(note.clone());
             }
             Graded::NotGraded(why) => {
-                record.extend(std::iter::repeat_n(String::new(), 2 + CHECKS.len()));
+                record.extend(std::iter::repeat_n(String::new(), 2 + table.len()));
                 record.push(why.clone());
             }
         }
@@ -519,7 +532,7 @@ mod tests {
         write_csv(&rows, &mut out).expect("write to a Vec");
         let text = String::from_utf8(out).expect("UTF-8");
         let header = text.lines().next().expect("a header");
-        assert_eq!(header.split(',').count(), 3 + CHECKS.len() + 1);
+        assert_eq!(header.split(',').count(), 3 + crate::catalog::CHECKS.len() + 1);
         let column = |name: &str| {
             header
                 .split(',')

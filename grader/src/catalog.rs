@@ -2,7 +2,7 @@
 //! every report and the lab text read this table; adding a check is adding
 //! an entry here and writing its function.
 
-use crate::checks::{client, server};
+use crate::checks::{client, room, server};
 use crate::context::{CheckContext, Outcome};
 use crate::model::Part;
 
@@ -30,7 +30,49 @@ pub enum Run {
     Live(fn(&CheckContext) -> Outcome),
 }
 
-/// All checks, in the order they are reported.
+/// A lab of the kit: which table of checks `grader --lab` grades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lab {
+    /// Lab 1, the chat: the wrapper, the client, the server ([`CHECKS`]).
+    #[default]
+    Chat,
+    /// Lab 2, the room: `room` and `select-client` ([`ROOM_CHECKS`]).
+    Room,
+}
+
+impl Lab {
+    /// Its checks, in the order they are reported.
+    pub fn checks(self) -> &'static [Check] {
+        match self {
+            Lab::Chat => CHECKS,
+            Lab::Room => ROOM_CHECKS,
+        }
+    }
+
+    /// Its parts, in the order of the lab.
+    pub fn parts(self) -> &'static [Part] {
+        match self {
+            Lab::Chat => &[Part::Wrapper, Part::Client, Part::Server],
+            Lab::Room => &[Part::Room, Part::SelectClient],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lab::Chat => "chat",
+            Lab::Room => "room",
+        }
+    }
+
+    /// The lab whose table holds the check called `name`.
+    pub fn of_check(name: &str) -> Option<Lab> {
+        [Lab::Chat, Lab::Room]
+            .into_iter()
+            .find(|lab| lab.checks().iter().any(|check| check.name == name))
+    }
+}
+
+/// Lab 1's checks, in the order they are reported.
 pub static CHECKS: &[Check] = &[
     // The wrapper: TODOs 1 to 3.
     Check {
@@ -374,10 +416,343 @@ pub static CHECKS: &[Check] = &[
     },
 ];
 
-/// The check called `name`, if there is one.
+/// The check called `name`, if there is one, in either lab's table.
 pub fn find(name: &str) -> Option<&'static Check> {
-    CHECKS.iter().find(|check| check.name == name)
+    CHECKS
+        .iter()
+        .chain(ROOM_CHECKS)
+        .find(|check| check.name == name)
 }
+
+/// A check of lab 2 that runs a lab-1 behaviour against the room.
+const fn room_rule(
+    name: &'static str,
+    points: u32,
+    description: &'static str,
+    hint: &'static str,
+    run: fn(&CheckContext) -> Outcome,
+) -> Check {
+    Check {
+        name,
+        part: Part::Room,
+        points,
+        description,
+        hint,
+        run: Run::Live(run),
+    }
+}
+
+/// A check of lab 2 that runs a lab-1 client behaviour against
+/// `select-client`.
+const fn select_rule(
+    name: &'static str,
+    points: u32,
+    description: &'static str,
+    hint: &'static str,
+    run: fn(&CheckContext) -> Outcome,
+) -> Check {
+    Check {
+        name,
+        part: Part::SelectClient,
+        points,
+        description,
+        hint,
+        run: Run::Live(run),
+    }
+}
+
+/// Lab 2's checks (`grader --lab room`), in the order they are reported:
+/// the room (lab 1's server rules, then its mechanisms), then
+/// select-client (lab 1's client rules, then how it waits). TODOs 17 to 33.
+pub static ROOM_CHECKS: &[Check] = &[
+    // Lab 1's server rules against the room: a client cannot tell them apart.
+    room_rule(
+        "room/ready",
+        2,
+        "`room 0` prints `listening on 0.0.0.0:PORT` with the port it got, and a client can connect at once",
+        "TODOs 17 to 19: the ring, the signal handler and its installation come before the room listens; a stub that stops there stops the room before its readiness line (see its stderr).",
+        room::ready,
+    ),
+    room_rule(
+        "room/join",
+        2,
+        "a newcomer is announced as `[TAG] (connected)` to the others, not to itself",
+        "TODOs 20, 21 and 25: the room forks a helper for each newcomer (TODO 20 in the child, TODO 21 in the room) and sends the notice through the ring to every other helper (TODO 25).",
+        room::join,
+    ),
+    room_rule(
+        "room/broadcast",
+        3,
+        "a line reaches every other client as `[IP:PORT] TEXT`, and not its sender",
+        "TODOs 23 to 25: the helper reports each line up its pipe (TODO 23); the room puts the message in a slot and sends the slot's number to every other helper (TODO 25), which copies it out to its client (TODO 24).",
+        room::broadcast,
+    ),
+    room_rule(
+        "room/tag",
+        1,
+        "the tag is the peer's real address, also for a peer connecting from 127.0.0.2",
+        "TODO 25: the message carries the sender's tag, made from the peer address accept gave the room.",
+        room::tag,
+    ),
+    room_rule(
+        "room/empty-and-cr",
+        1,
+        "empty lines are forwarded, and a `\\r` before the `\\n` is dropped",
+        "TODO 23: push every byte read into the helper's inbox (`LineBuffer`) and report every line it gives, even an empty one.",
+        room::empty_and_cr,
+    ),
+    room_rule(
+        "room/leave",
+        2,
+        "a client that closes is announced as `[TAG] (disconnected)` to the others",
+        "TODO 23: a read of 0 bytes means the client left: `self.client_gone()`; the helper exits, and the room announces the leave when its pipe closes.",
+        room::leave,
+    ),
+    room_rule(
+        "room/split",
+        2,
+        "a line sent in several pieces is forwarded once, whole",
+        "TODO 23: TCP is a byte stream: push what you read into the inbox and report only the lines it completes.",
+        room::split,
+    ),
+    room_rule(
+        "room/merged",
+        1,
+        "several lines arriving in one read are forwarded as separate lines, in order",
+        "TODO 23: one read may hold many lines: report each line the inbox calls you back with.",
+        room::merged,
+    ),
+    room_rule(
+        "room/long-line",
+        2,
+        "a 10000-byte line arrives in pieces of 4096, 4096 and 1808 bytes; 4096 bytes arrive whole",
+        "TODO 23: push every byte into the inbox: it hands over 4096 bytes of an unfinished line as a line of their own.",
+        room::long_line,
+    ),
+    room_rule(
+        "room/partial-leave",
+        2,
+        "an unfinished line is forwarded before the `(disconnected)` notice",
+        "TODO 23: on a read of 0 bytes, `self.client_gone()` reports what is left in the inbox before the helper exits.",
+        room::partial_leave,
+    ),
+    room_rule(
+        "room/reset",
+        2,
+        "a peer that resets its connection is dropped, and the room keeps serving the others",
+        "TODOs 23 and 28: a read error other than WouldBlock or Interrupted means the client is gone (the helper exits); the room reaps it and goes on.",
+        room::reset,
+    ),
+    room_rule(
+        "room/fifty",
+        2,
+        "50 clients at once: each one's line reaches the 49 others",
+        "TODOs 20, 21 and 25: a helper per client, the room's ends of its pipes in the epoll set, and each message to every other helper exactly once.",
+        room::fifty,
+    ),
+    room_rule(
+        "room/burst",
+        2,
+        "300 clients' lines ready at once all arrive",
+        "TODOs 22 and 25: each helper waits on its socket and its pipe (TODO 22); the room sends each message to every other helper (TODO 25), and handles every event epoll_wait returns.",
+        room::burst,
+    ),
+    room_rule(
+        "room/slow-consumer",
+        3,
+        "a client that stops reading does not stall the others, and is dropped past 1 MiB queued",
+        "TODOs 22 and 24: the helper copies each slot into its outbox at once (TODO 24) and waits for POLLOUT only while its outbox holds bytes (TODO 22); never block on the client.",
+        room::slow_consumer,
+    ),
+    room_rule(
+        "room/idle-cpu",
+        2,
+        "an idle room with clients connected, one of which left, uses no CPU, and goes on after a stop and a continue",
+        "TODO 30: wait in epoll_wait with timeout -1 when no deadline is set, and retry it on EINTR; TODO 28: reap ended helpers, so their pipes close.",
+        room::idle_cpu,
+    ),
+    room_rule(
+        "room/fd-leak",
+        2,
+        "after 20 clients join and leave, the room holds no more descriptors than before",
+        "TODO 21: the room closes the helper's ends of the pipes and its copy of the socket; when a helper ends, its pipes are removed from epoll and closed.",
+        room::fd_leak,
+    ),
+    room_rule(
+        "room/e2e",
+        1,
+        "three reference clients on terminals chat through the room",
+        "TODOs 17 to 31: the whole room together: join, broadcast, leave. Try it by hand with `grader reference-client`.",
+        room::end_to_end,
+    ),
+    // The mechanisms of lab 2, seen through /proc and /dev/shm.
+    Check {
+        name: "room/helpers",
+        part: Part::Room,
+        points: 5,
+        description: "one helper process per client, whose command line carries the number of the descriptor that is that client's socket",
+        hint: "TODO 20: in the child, clear close-on-exec on the socket and the two pipe ends, and exec room-helper with their numbers (`fd.to_string()`) as its arguments: after exec, the number is all the helper has.",
+        run: Run::Live(room::helpers),
+    },
+    Check {
+        name: "room/descriptors",
+        part: Part::Room,
+        points: 5,
+        description: "a helper holds only its standard streams, its socket and its two pipes; the room holds no client socket and only its own pipe ends",
+        hint: "TODOs 20 and 21: in the child, make every descriptor from 3 up close-on-exec but the three kept (TODO 20); in the room, drop the socket and the helper's pipe ends (TODO 21).",
+        run: Run::Live(room::descriptors),
+    },
+    Check {
+        name: "room/reap",
+        part: Part::Room,
+        points: 5,
+        description: "after clients leave, their helpers are reaped: no zombie is left",
+        hint: "TODO 28: on SIGCHLD, reap with `waitpid(-1, &mut status, WNOHANG)` in a loop until it returns 0 or fails: one SIGCHLD may stand for several ended children.",
+        run: Run::Live(room::reaping),
+    },
+    Check {
+        name: "room/self-pipe",
+        part: Part::Room,
+        points: 5,
+        description: "the room's epoll set holds a pipe for signals (both ends held by the room) beside the listener and a pipe per helper",
+        hint: "TODOs 18 and 19: the handler only writes the signal's number to the self-pipe (TODO 18), installed with sigaction for each signal (TODO 19); the loop reads the pipe's other end, which is in its epoll set.",
+        run: Run::Live(room::self_pipe),
+    },
+    Check {
+        name: "room/shared-memory",
+        part: Part::Room,
+        points: 4,
+        description: "the room maps a shared-memory object (/dev/shm), and so does every helper",
+        hint: "TODO 17: `shm_open` with O_CREAT | O_EXCL | O_RDWR, `ftruncate` to the ring's size, then `mmap` it shared; the helpers open the same name and map it.",
+        run: Run::Live(room::shared_memory),
+    },
+    Check {
+        name: "room/idle",
+        part: Part::Room,
+        points: 5,
+        description: "with --idle 1, a user that only receives is disconnected 1 s after it connected (not early, at most 0.5 s late); sending a line resets the timer",
+        hint: "TODOs 29 to 31: a line sets the user's deadline anew, the old one taken out of the sorted set (TODO 29); epoll_wait sleeps until the nearest deadline, rounded up to the millisecond (TODO 30); every deadline not after now is due (TODO 31).",
+        run: Run::Live(room::idle),
+    },
+    Check {
+        name: "room/sigterm",
+        part: Part::Room,
+        points: 5,
+        description: "SIGTERM makes the room end its helpers, remove its shared memory and exit with status 0",
+        hint: "TODOs 18 and 19: SIGTERM must reach the loop through the self-pipe like the other signals; the room then ends its helpers, waits for them, and drops the ring (which calls shm_unlink).",
+        run: Run::Live(room::sigterm),
+    },
+    Check {
+        name: "room/slow-reader",
+        part: Part::Room,
+        points: 4,
+        description: "a client that falls behind while more lines than the ring has slots go by gets every line, in order, and nobody is dropped",
+        hint: "TODOs 24 and 26: the helper copies a slot into its outbox and acks it at once (TODO 24); the room frees the slot when every holder has acked it (TODO 26). A slot must not wait for a slow client to read.",
+        run: Run::Live(room::slow_reader),
+    },
+    Check {
+        name: "room/full-ring",
+        part: Part::Room,
+        points: 4,
+        description: "with a helper stopped, more lines than the ring has slots all reach the others; its client is dropped after 2 s, not before",
+        hint: "TODO 27: when the next slot is still held, note since when the ring is full, stop the helpers reading until STUCK_AFTER has passed, then evict the holders of that slot.",
+        run: Run::Live(room::full_ring),
+    },
+    Check {
+        name: "room/emfile",
+        part: Part::Room,
+        points: 4,
+        description: "out of descriptors, newcomers wait without the room spinning, and all get in as others leave",
+        hint: "TODOs 21, 28 and 30: out of descriptors the room stops watching the listener (`pause_accepting`); a leaving client's descriptors come back only once the room closed its pipe ends (TODO 21) and reaped its helper (TODO 28), and epoll_wait must sleep until the next try (TODO 30), not return at once.",
+        run: Run::Live(room::emfile),
+    },
+    // select-client: lab 1's client rules, then how it waits.
+    select_rule(
+        "select-client/receive",
+        2,
+        "lines from the server are printed while nothing is typed",
+        "TODOs 32 and 33: put standard input and the socket in the set, wait in select, and when the socket is in the set it left, relay what the server sent; retry select when it fails with EINTR.",
+        client::receive,
+    ),
+    select_rule(
+        "select-client/send",
+        2,
+        "a typed line reaches the other clients with this client's tag",
+        "TODO 33: when standard input is in the set select left, `self.send_input()`.",
+        client::send,
+    ),
+    select_rule(
+        "select-client/paste",
+        2,
+        "200 lines pasted into the terminal at once all arrive, in order",
+        "TODO 33: call `send_input` each time standard input is ready: it sends every complete line and keeps an unfinished one.",
+        client::paste,
+    ),
+    select_rule(
+        "select-client/exit",
+        2,
+        "`exit` is not sent; the client closes the connection and exits with status 0",
+        "TODO 33: return Ok(()) when `send_input` says `Next::Stop`.",
+        client::exit,
+    ),
+    select_rule(
+        "select-client/eof",
+        2,
+        "Ctrl-D (end of input) closes the connection and exits with status 0",
+        "TODO 33: `send_input` says `Next::Stop` at the end of input: return then.",
+        client::eof,
+    ),
+    select_rule(
+        "select-client/server-close",
+        2,
+        "when the server closes, the client prints `[SERVER] Connection closed.` and exits with status 0",
+        "TODO 33: return Ok(()) when `relay_from_server` says `Next::Stop`.",
+        client::server_close,
+    ),
+    select_rule(
+        "select-client/raw-bytes",
+        1,
+        "bytes from the server are printed unchanged, without waiting for a newline",
+        "TODO 33: relay from the server whenever the socket is in the set, without waiting for more.",
+        client::raw_bytes,
+    ),
+    select_rule(
+        "select-client/idle-cpu",
+        2,
+        "an idle client uses no CPU",
+        "TODO 32: select with a null timeout (wait for ever), never a zero one.",
+        client::idle_cpu,
+    ),
+    select_rule(
+        "select-client/refused",
+        1,
+        "connecting to a closed port prints the reason on stderr and exits with status 1",
+        "TODO 32 is not reached: `run` returns the connect error (with its context) before the loop, and main prints it and exits with status 1.",
+        client::refused,
+    ),
+    select_rule(
+        "select-client/pipe",
+        2,
+        "with a pipe as standard input, a burst of 500 lines arrives whole and in order",
+        "TODO 32: rebuild the set before every select (select overwrote it); a set left with the socket only stops reading standard input.",
+        client::pipe,
+    ),
+    select_rule(
+        "select-client/file-input",
+        1,
+        "with a regular file as standard input, its lines are sent and the client exits with status 0",
+        "TODO 33: a regular file is always ready for select; read it until its end, then stop.",
+        client::file_input,
+    ),
+    Check {
+        name: "select-client/select",
+        part: Part::SelectClient,
+        points: 3,
+        description: "an idle client waits in select (or pselect6), in one thread, with no epoll instance",
+        hint: "TODO 32: build an fd_set with FD_ZERO and FD_SET (standard input and the socket) and wait in `libc::select`; no epoll in this client.",
+        run: Run::Live(room::select),
+    },
+];
 
 #[cfg(test)]
 mod tests {
@@ -412,6 +787,50 @@ mod tests {
         assert_eq!(points(Part::Wrapper), 10);
         assert_eq!(points(Part::Server), 60);
         assert_eq!(points(Part::Client), 30);
+    }
+
+    #[test]
+    fn lab_2s_names_are_unique_start_with_their_part_and_make_100_points() {
+        let mut names: Vec<&str> = ROOM_CHECKS.iter().map(|c| c.name).collect();
+        names.extend(CHECKS.iter().map(|c| c.name));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CHECKS.len() + ROOM_CHECKS.len(), "duplicate names");
+        for check in ROOM_CHECKS {
+            assert!(Lab::Room.parts().contains(&check.part), "{}", check.name);
+            assert!(
+                check.name.starts_with(&format!("{}/", check.part)),
+                "{} is not in part {}",
+                check.name,
+                check.part
+            );
+            assert!(check.points > 0, "{} is worth nothing", check.name);
+            assert!(matches!(check.run, Run::Live(_)), "{}", check.name);
+            // Every hint names the TODOs to look at, all of them lab 2's.
+            let (head, _) = check.hint.split_once(':').expect("a hint starts with its TODOs");
+            assert!(head.starts_with("TODO"), "{}: {head}", check.name);
+            for number in head
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<u32>().ok())
+            {
+                assert!((17..=33).contains(&number), "{}: TODO {number}", check.name);
+            }
+        }
+        let points = |part| -> u32 {
+            ROOM_CHECKS
+                .iter()
+                .filter(|c| c.part == part)
+                .map(|c| c.points)
+                .sum()
+        };
+        assert_eq!(points(Part::Room), 78);
+        assert_eq!(points(Part::SelectClient), 22);
+        for check in CHECKS {
+            assert!(Lab::Chat.parts().contains(&check.part), "{}", check.name);
+            assert_eq!(Lab::of_check(check.name), Some(Lab::Chat));
+        }
+        assert_eq!(Lab::of_check("room/idle"), Some(Lab::Room));
+        assert!(find("select-client/select").is_some());
     }
 
     #[test]

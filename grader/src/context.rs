@@ -23,6 +23,9 @@ pub struct Config {
     pub server: Option<PathBuf>,
     /// The submission's client, if the client part is graded.
     pub client: Option<PathBuf>,
+    /// Lab 2: the `room-helper` the submission's room runs, when it was
+    /// built from a crate (its helpers are checked to run it).
+    pub helper: Option<PathBuf>,
     /// The grader's own executable: `reference-server` and
     /// `reference-client` are subcommands of it.
     pub reference: PathBuf,

@@ -47,6 +47,16 @@ fn built(program: &std::ffi::OsStr) -> Option<FileId> {
         .map(|(_, id)| *id)
 }
 
+/// Checks that the process `pid` runs the executable built from the
+/// submission at `path` (a room's helper, say); `Err` says what it runs
+/// instead. A path not built from the submission is not checked.
+pub(crate) fn check_built(pid: u32, path: &std::path::Path) -> Result<(), String> {
+    match built(path.as_os_str()) {
+        Some(expected) => sandbox::check_exe(pid, expected, path),
+        None => Ok(()),
+    }
+}
+
 /// Checks that `process`, started as `program`, runs the executable built
 /// from the submission (if `program` is one), and has it checked again
 /// when it is dropped.
@@ -152,7 +162,9 @@ pub struct Server {
 }
 
 impl Server {
-    fn start(
+    /// Starts `command` as a server (`name` in messages) and waits for its
+    /// readiness line.
+    pub(crate) fn start(
         check: &CheckContext,
         mut command: Command,
         name: &str,

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use grader::batch::{Graded, Row, Shard};
-use grader::catalog::{self, CHECKS};
+use grader::catalog::{self, Lab};
 use grader::context::Config;
 use grader::model::{CheckResult, Failure, Part, Report};
 use grader::report::json::Results;
@@ -37,19 +37,26 @@ struct Cli {
 
 #[derive(Args, Debug)]
 struct GradeArgs {
+    /// The lab to grade: chat (lab 1: the wrapper, client and server) or
+    /// room (lab 2: `room`, its `room-helper`, and `select-client`).
+    #[arg(long, value_enum, default_value_t = LabArg::Chat)]
+    lab: LabArg,
     /// The student's crate to build and grade (default: support).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["server", "client"])]
     dir: Option<PathBuf>,
-    /// A server executable to grade, in any language (skips the build).
+    /// A server executable to grade, in any language (skips the build);
+    /// with `--lab room`, the room.
     #[arg(long, value_name = "EXE")]
     server: Option<PathBuf>,
-    /// A client executable to grade, in any language (skips the build).
+    /// A client executable to grade, in any language (skips the build);
+    /// with `--lab room`, the select-client.
     #[arg(long, value_name = "EXE")]
     client: Option<PathBuf>,
     /// Grade only this part (repeatable).
     #[arg(long = "part", value_enum, value_name = "PART")]
     parts: Vec<PartArg>,
-    /// Run only this check, for example server/join (repeatable; see --list).
+    /// Run only this check, for example server/join (repeatable; see
+    /// --list, and --lab room --list).
     #[arg(long = "check", value_name = "NAME", value_parser = check_name)]
     checks: Vec<&'static str>,
     /// The report's format.
@@ -103,6 +110,10 @@ enum PartArg {
     Wrapper,
     Server,
     Client,
+    /// Lab 2's room.
+    Room,
+    /// Lab 2's select-client.
+    SelectClient,
 }
 
 impl From<PartArg> for Part {
@@ -111,6 +122,26 @@ impl From<PartArg> for Part {
             PartArg::Wrapper => Part::Wrapper,
             PartArg::Server => Part::Server,
             PartArg::Client => Part::Client,
+            PartArg::Room => Part::Room,
+            PartArg::SelectClient => Part::SelectClient,
+        }
+    }
+}
+
+/// The lab graded (`--lab`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LabArg {
+    /// Lab 1, the chat: wrapper, client, server.
+    Chat,
+    /// Lab 2, the room: room (with room-helper) and select-client.
+    Room,
+}
+
+impl From<LabArg> for Lab {
+    fn from(lab: LabArg) -> Lab {
+        match lab {
+            LabArg::Chat => Lab::Chat,
+            LabArg::Room => Lab::Room,
         }
     }
 }
@@ -187,6 +218,9 @@ enum Command {
 struct BatchArgs {
     /// The folder of submissions.
     submissions: PathBuf,
+    /// The lab to grade (see the grading options).
+    #[arg(long, value_enum, default_value_t = LabArg::Chat)]
+    lab: LabArg,
     /// Where the reports, logs and build folders go.
     #[arg(long, value_name = "DIR", default_value = "grades")]
     reports: PathBuf,
@@ -360,6 +394,7 @@ fn batch(args: BatchArgs) -> anyhow::Result<ExitCode> {
         users,
         shard: args.shard,
         timeout_scale: args.timeouts.timeout_scale,
+        lab: args.lab.into(),
     };
     if !batch.users.is_empty() {
         let names: Vec<&str> = batch.users.iter().map(|u| u.name.as_str()).collect();
@@ -479,9 +514,21 @@ fn render(path: &Path, format: Format, out: Option<PathBuf>) -> anyhow::Result<E
 /// Grades one submission: builds it (or takes the executables given), runs
 /// the checks and writes the report.
 fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
+    let lab = Lab::from(args.lab);
     if args.list {
-        list_checks();
+        list_checks(lab);
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(other) = args
+        .checks
+        .iter()
+        .find(|name| Lab::of_check(name) != Some(lab))
+    {
+        bail!(
+            "{other} is not a check of the lab {} (`grader --lab {} --list` shows them)",
+            lab.name(),
+            lab.name()
+        );
     }
     sandbox::install().context("prepare to contain the submission's processes")?;
     let started = Instant::now();
@@ -490,19 +537,19 @@ fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     let mut config = check_config(args.timeouts)?;
     let subject = if building {
         let dir = args.dir.unwrap_or_else(|| PathBuf::from("support"));
-        build_crate(dir, &mut config)?
+        build_crate(dir, lab, &mut config)?
     } else {
-        given_executables(args.server, args.client, &mut config)?
+        given_executables(args.server, args.client, lab, &mut config)?
     };
-    let parts = parts_to_grade(&args.parts, &config, building)?;
+    let parts = parts_to_grade(lab, &args.parts, &config, building)?;
     let wanted = |check: &catalog::Check| {
         parts.contains(&check.part) && (args.checks.is_empty() || args.checks.contains(&check.name))
     };
     let plan = Plan {
-        checks: CHECKS.iter().filter(|check| wanted(check)).collect(),
+        checks: lab.checks().iter().filter(|check| wanted(check)).collect(),
         build_failure: subject
             .build_failure
-            .or_else(|| missing_executable(&config, &parts)),
+            .or_else(|| missing_executable(lab, &config, &parts)),
         config: Arc::new(config),
         wrapper_crate: subject.wrapper_crate,
         jobs: args.jobs,
@@ -543,6 +590,7 @@ fn check_config(timeouts: Timeouts) -> anyhow::Result<Config> {
     Ok(Config {
         server: None,
         client: None,
+        helper: None,
         reference: std::env::current_exe().context("find the grader's own executable")?,
         step: Duration::from_secs(5).mul_f64(timeouts.timeout_scale),
         check_limit: Duration::from_secs(40).mul_f64(timeouts.timeout_scale),
@@ -553,7 +601,7 @@ fn check_config(timeouts: Timeouts) -> anyhow::Result<Config> {
 /// Builds the crate in `dir` for the checks. A crate that does not compile
 /// is graded (every check fails with the compiler's message); a folder
 /// that is not a crate cannot be.
-fn build_crate(dir: PathBuf, config: &mut Config) -> anyhow::Result<Subject> {
+fn build_crate(dir: PathBuf, lab: Lab, config: &mut Config) -> anyhow::Result<Subject> {
     let mut subject = Subject {
         label: dir.display().to_string(),
         build_failure: None,
@@ -564,14 +612,33 @@ fn build_crate(dir: PathBuf, config: &mut Config) -> anyhow::Result<Subject> {
     }
     match submission::build(&dir) {
         Ok(built) => {
+            match lab {
+                Lab::Chat => {
+                    config.server = built.server;
+                    config.client = built.client;
+                }
+                Lab::Room => {
+                    // The room runs its helper from beside itself.
+                    let beside = built.room.as_ref().is_some_and(|room| {
+                        built
+                            .room_helper
+                            .as_ref()
+                            .is_some_and(|helper| helper.parent() == room.parent())
+                    });
+                    config.server = built.room.filter(|_| beside);
+                    config.helper = built.room_helper;
+                    config.client = built.select_client;
+                }
+            }
             // The processes under test must be these files: the checks
             // compare /proc/PID/exe with them.
-            for exe in [&built.server, &built.client].into_iter().flatten() {
+            for exe in [&config.server, &config.client, &config.helper]
+                .into_iter()
+                .flatten()
+            {
                 grader::launch::expect_built(exe)
                     .with_context(|| format!("read {}", exe.display()))?;
             }
-            config.server = built.server;
-            config.client = built.client;
             subject.wrapper_crate = Some((built.crate_dir, built.target_dir));
         }
         Err(BuildError::NotACrate(why) | BuildError::Setup(why)) => bail!(why),
@@ -587,11 +654,16 @@ fn build_crate(dir: PathBuf, config: &mut Config) -> anyhow::Result<Subject> {
 fn given_executables(
     server: Option<PathBuf>,
     client: Option<PathBuf>,
+    lab: Lab,
     config: &mut Config,
 ) -> anyhow::Result<Subject> {
     config.server = server.map(absolute).transpose()?;
     config.client = client.map(absolute).transpose()?;
-    let label = [("server", &config.server), ("client", &config.client)]
+    let (server_is, client_is) = match lab {
+        Lab::Chat => ("server", "client"),
+        Lab::Room => ("room", "select-client"),
+    };
+    let label = [(server_is, &config.server), (client_is, &config.client)]
         .iter()
         .filter_map(|(what, exe)| exe.as_ref().map(|e| format!("{what} {}", e.display())))
         .collect::<Vec<_>>()
@@ -605,17 +677,25 @@ fn given_executables(
 
 /// The parts asked for (all by default), less those that cannot be graded
 /// without a crate: the wrapper, and a part whose executable is not given.
-fn parts_to_grade(asked: &[PartArg], config: &Config, building: bool) -> anyhow::Result<Vec<Part>> {
+fn parts_to_grade(
+    lab: Lab,
+    asked: &[PartArg],
+    config: &Config,
+    building: bool,
+) -> anyhow::Result<Vec<Part>> {
     let mut parts: Vec<Part> = if asked.is_empty() {
-        Part::ALL.to_vec()
+        lab.parts().to_vec()
     } else {
         asked.iter().map(|&p| p.into()).collect()
     };
+    if let Some(other) = parts.iter().find(|part| !lab.parts().contains(part)) {
+        bail!("{other} is not a part of the lab {}", lab.name());
+    }
     if !building {
         parts.retain(|part| match part {
             Part::Wrapper | Part::Soak => false,
-            Part::Server => config.server.is_some(),
-            Part::Client => config.client.is_some(),
+            Part::Server | Part::Room => config.server.is_some(),
+            Part::Client | Part::SelectClient => config.client.is_some(),
         });
     }
     if parts.is_empty() {
@@ -720,10 +800,16 @@ fn find_program(program: &std::ffi::OsStr) -> Option<PathBuf> {
 
 /// A crate that built but lacks the `server` or `client` binary cannot be
 /// graded for that part: say so in every check rather than crash.
-fn missing_executable(config: &Config, parts: &[Part]) -> Option<Failure> {
+fn missing_executable(lab: Lab, config: &Config, parts: &[Part]) -> Option<Failure> {
+    if lab == Lab::Room && parts.contains(&Part::Room) && config.server.is_none() {
+        return Some(Failure::new(
+            "the crate has no `room` binary with a `room-helper` beside it (src/bin/room.rs and src/bin/room-helper.rs)",
+        ));
+    }
     let missing: Vec<&str> = [
         (Part::Server, &config.server, "server"),
         (Part::Client, &config.client, "client"),
+        (Part::SelectClient, &config.client, "select-client"),
     ]
     .into_iter()
     .filter(|(part, exe, _)| parts.contains(part) && exe.is_none())
@@ -762,10 +848,11 @@ fn write_report(report: &Report, format: Format, out: Option<&PathBuf>) -> anyho
     Ok(())
 }
 
-fn list_checks() {
-    let width = CHECKS.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for part in Part::ALL {
-        let checks: Vec<&catalog::Check> = CHECKS.iter().filter(|c| c.part == part).collect();
+fn list_checks(lab: Lab) {
+    let table = lab.checks();
+    let width = table.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for &part in lab.parts() {
+        let checks: Vec<&catalog::Check> = table.iter().filter(|c| c.part == part).collect();
         let points: u32 = checks.iter().map(|c| c.points).sum();
         println!("{part} ({points} points)");
         for check in checks {
@@ -775,6 +862,6 @@ fn list_checks() {
             );
         }
     }
-    let total: u32 = CHECKS.iter().map(|c| c.points).sum();
+    let total: u32 = table.iter().map(|c| c.points).sum();
     println!("total: {total} points");
 }

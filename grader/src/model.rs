@@ -4,7 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The three parts of the lab, graded separately.
+/// The parts of the labs, graded separately: lab 1's wrapper, client and
+/// server; lab 2's room and select-client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Part {
     /// The `w_epoll` wrappers, through the grader's copy of their tests.
@@ -14,6 +15,11 @@ pub enum Part {
     /// The chat client, on a pseudo-terminal or a pipe, against the reference
     /// server and raw TCP peers.
     Client,
+    /// Lab 2's room (`room` and its `room-helper`), against raw TCP peers
+    /// and reference clients, and through `/proc` and `/dev/shm`.
+    Room,
+    /// Lab 2's `select-client`, as the client part, plus how it waits.
+    SelectClient,
     /// `grader soak`: hostile peers and sustained load against a server.
     /// Not graded: its cases are worth no points and are not in
     /// [`Part::ALL`].
@@ -21,15 +27,24 @@ pub enum Part {
 }
 
 impl Part {
-    /// In the order of the lab: the wrapper, then the client, then the
-    /// server.
-    pub const ALL: [Part; 3] = [Part::Wrapper, Part::Client, Part::Server];
+    /// Every graded part, in the order of the labs: lab 1's wrapper, client
+    /// and server, then lab 2's room and select-client. A report holds the
+    /// parts of one lab; what it shows per part is of the parts it holds.
+    pub const ALL: [Part; 5] = [
+        Part::Wrapper,
+        Part::Client,
+        Part::Server,
+        Part::Room,
+        Part::SelectClient,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Part::Wrapper => "wrapper",
             Part::Server => "server",
             Part::Client => "client",
+            Part::Room => "room",
+            Part::SelectClient => "select-client",
             Part::Soak => "soak",
         }
     }

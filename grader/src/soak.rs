@@ -151,6 +151,7 @@ pub fn run(
         config: Arc::new(Config {
             server: Some(server.clone()),
             client: None,
+            helper: None,
             reference,
             step: STEP,
             check_limit: CASE_LIMIT,

@@ -90,6 +90,11 @@ fn forget_earlier_builds(manifest: &Path, until: Instant) -> Result<(), BuildErr
 pub struct Built {
     pub server: Option<PathBuf>,
     pub client: Option<PathBuf>,
+    /// Lab 2's executables: `room`, the `room-helper` it runs, and
+    /// `select-client`.
+    pub room: Option<PathBuf>,
+    pub room_helper: Option<PathBuf>,
+    pub select_client: Option<PathBuf>,
     /// The crate that was built: the one given, or its copy for the
     /// grading user.
     pub crate_dir: PathBuf,
@@ -110,8 +115,8 @@ pub enum BuildError {
     Failed(Failure),
 }
 
-/// Builds the crate in `dir` and finds its `server` and `client`
-/// executables.
+/// Builds the crate in `dir` and finds its executables: lab 1's `server`
+/// and `client`, lab 2's `room`, `room-helper` and `select-client`.
 pub fn build(dir: &Path) -> Result<Built, BuildError> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
@@ -169,6 +174,9 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
     let mut built = Built {
         server: None,
         client: None,
+        room: None,
+        room_helper: None,
+        select_client: None,
         target_dir: target_dir.clone().unwrap_or_else(|| dir.join("target")),
         crate_dir,
     };
@@ -193,6 +201,9 @@ pub fn build(dir: &Path) -> Result<Built, BuildError> {
         match artifact.target.name.as_str() {
             "server" => built.server = Some(executable),
             "client" => built.client = Some(executable),
+            "room" => built.room = Some(executable),
+            "room-helper" => built.room_helper = Some(executable),
+            "select-client" => built.select_client = Some(executable),
             _ => {}
         }
     }

@@ -2,5 +2,6 @@
 //! the table that lists them is [`crate::catalog`].
 
 pub mod client;
+pub mod room;
 pub mod server;
 pub mod wrapper;

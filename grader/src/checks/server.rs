@@ -132,14 +132,20 @@ pub fn sigterm(s: &CheckContext) -> Outcome {
 
 pub fn end_to_end(s: &CheckContext) -> Outcome {
     let server = s.server()?;
-    let observer = s.peer(server.port)?;
+    chat_on_terminals(s, server.port)
+}
+
+/// Three reference clients on terminals chat through the server on `port`,
+/// watched by a raw peer.
+pub fn chat_on_terminals(s: &CheckContext, port: u16) -> Outcome {
+    let observer = s.peer(port)?;
     let mut clients = Vec::new();
     let mut tags = Vec::new();
     for name in ["alice", "bob", "carol"] {
         let args = vec![
             "reference-client".to_owned(),
             "127.0.0.1".to_owned(),
-            server.port.to_string(),
+            port.to_string(),
         ];
         clients.push(Terminal::start(
             s,

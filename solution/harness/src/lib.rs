@@ -10,6 +10,8 @@
 //!   sleeping.
 //! - [`Failure`]: what every step returns when it goes wrong: what was
 //!   expected, what was seen, the steps and the transcripts.
+//! - [`room`]: lab 2's room as `/proc` shows it (helpers, pipes, shared
+//!   memory, zombies) and its mechanisms as scenario functions.
 //! - [`procfs`]: what `/proc` shows of a process under test; [`process`]:
 //!   its readiness line, its input, its exit status; [`net`]: socket
 //!   options the standard library lacks.
@@ -24,6 +26,7 @@ pub mod net;
 pub mod peer;
 pub mod process;
 pub mod procfs;
+pub mod room;
 pub mod rules;
 pub mod show;
 

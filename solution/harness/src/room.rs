@@ -1,0 +1,880 @@
+//! Lab 2, the room: what `/proc` and `/dev/shm` show of a room and its
+//! helpers, and the room's mechanisms as scenario functions, run against a
+//! room listening on a port, the way [`crate::rules`] runs lab 1's rules.
+//!
+//! Nothing here assumes the reference's names or layout beyond what the
+//! lab states: a helper is a child of the room with its client's socket
+//! open under a number its command line carries; the ring is whatever
+//! object under `/dev/shm` the room maps. So any implementation that does
+//! what lab 2 asks, in any language, passes.
+//!
+//! As in [`crate::rules`], absences are proven with barriers and what
+//! `/proc` shows (which sends no event) is looked at again every few
+//! milliseconds until a deadline ([`eventually`]); nothing sleeps to
+//! synchronise. The idle rule's sender sleeps to *space out* its lines in
+//! time, which is what it tests.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::io;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::context::Context;
+use crate::failure::{Failure, Outcome};
+use crate::peer::{Peer, PeerOptions, Peers};
+use crate::procfs;
+use crate::rules::UnderTest;
+use crate::show::show;
+
+/// How late an idle disconnect may arrive past its deadline: the room
+/// wakes at the deadline; the rest is scheduling on a loaded machine.
+pub const IDLE_MARGIN: Duration = Duration::from_millis(500);
+
+/// The `--idle` the idle rule starts the room with, in seconds.
+pub const IDLE_SECS: u64 = 1;
+
+/// How long a helper may hold the slot a full ring needs before the room
+/// disconnects its client (lab text, "the ring").
+pub const STUCK_AFTER: Duration = Duration::from_secs(2);
+
+/// The number of slots of the ring (lab text, "the ring").
+pub const SLOTS: usize = 256;
+
+/// The descriptor limit the room runs with in [`out_of_descriptors`].
+pub const EMFILE_LIMIT: u64 = 32;
+
+fn proc_error(err: io::Error) -> Failure {
+    Failure::new(format!("could not read /proc: {err}"))
+}
+
+// ---------------------------------------------------------------------------
+// What /proc shows.
+
+/// The state letter and parent of `pid` (`/proc/PID/stat`), if it exists.
+fn state_and_parent(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: count from its end.
+    let mut fields = stat.get(stat.rfind(')')? + 2..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let parent = fields.next()?.parse().ok()?;
+    Some((state, parent))
+}
+
+/// The children of `pid` with their state letters, zombies included,
+/// sorted.
+pub fn children_with_state(pid: u32) -> Vec<(u32, char)> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u32, char)> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|candidate| {
+            let (state, parent) = state_and_parent(candidate)?;
+            (parent == pid).then_some((candidate, state))
+        })
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+/// The processes whose parent is `pid`, zombies included.
+pub fn children(pid: u32) -> Vec<u32> {
+    children_with_state(pid)
+        .into_iter()
+        .map(|(child, _)| child)
+        .collect()
+}
+
+/// The children of `pid` that are zombies: ended, not reaped.
+pub fn zombies(pid: u32) -> Vec<u32> {
+    children_with_state(pid)
+        .into_iter()
+        .filter(|&(_, state)| state == 'Z')
+        .map(|(child, _)| child)
+        .collect()
+}
+
+/// The command line of `pid`, argument by argument.
+pub fn cmdline(pid: u32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The arguments of `pid` (after its program) that are numbers: the
+/// descriptor numbers a helper is given.
+pub fn numeric_args(pid: u32) -> Vec<i32> {
+    cmdline(pid)
+        .iter()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect()
+}
+
+/// Waits until `condition` holds, looking again every few milliseconds
+/// until `until`: for what `/proc` shows, which sends no event. Returns
+/// whether it came to hold.
+pub fn eventually(until: Instant, mut condition: impl FnMut() -> bool) -> bool {
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A TCP socket of the machine, from `/proc/net/tcp`.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSocket {
+    pub local_port: u16,
+    pub remote_port: u16,
+    /// Bytes in its send queue.
+    pub send_queue: u64,
+}
+
+/// Every TCP socket of the machine, by inode.
+pub fn tcp_sockets() -> HashMap<u64, TcpSocket> {
+    let mut sockets = HashMap::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = |field: &str| {
+                u16::from_str_radix(field.rsplit(':').next().unwrap_or(""), 16).unwrap_or(0)
+            };
+            let (Some(local), Some(remote), Some(queues), Some(inode)) =
+                (fields.get(1), fields.get(2), fields.get(4), fields.get(9))
+            else {
+                continue;
+            };
+            let send_queue = u64::from_str_radix(queues.split(':').next().unwrap_or(""), 16);
+            if let (Ok(inode), Ok(send_queue)) = (inode.parse(), send_queue) {
+                sockets.insert(
+                    inode,
+                    TcpSocket {
+                        local_port: port(local),
+                        remote_port: port(remote),
+                        send_queue,
+                    },
+                );
+            }
+        }
+    }
+    sockets
+}
+
+/// The inode behind `target`, a descriptor's link such as `socket:[1234]`
+/// or `pipe:[5678]`, if it is of that `kind`.
+fn inode_of(target: &str, kind: &str) -> Option<u64> {
+    target
+        .strip_prefix(kind)?
+        .strip_prefix(":[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The port of a peer, from its tag `[127.0.0.1:PORT]`.
+pub fn port_of(peer: &Peer<'_>) -> u16 {
+    peer.tag
+        .trim_end_matches(']')
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The child of `room` that serves the peer on `peer_port`: the child one
+/// of whose numeric arguments is a descriptor it holds that is a socket
+/// connected to that port. With it, that number.
+pub fn helper_of(room: u32, peer_port: u16) -> Option<(u32, i32)> {
+    let sockets = tcp_sockets();
+    children(room).into_iter().find_map(|helper| {
+        let open: HashMap<i32, String> = procfs::descriptors(helper).ok()?.into_iter().collect();
+        numeric_args(helper).into_iter().find_map(|fd| {
+            let inode = inode_of(open.get(&fd)?, "socket")?;
+            (sockets.get(&inode)?.remote_port == peer_port).then_some((helper, fd))
+        })
+    })
+}
+
+/// The objects under `/dev/shm` that `pid` maps, sorted.
+pub fn shm_objects(pid: u32) -> io::Result<Vec<String>> {
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps"))?;
+    let mut found: Vec<String> = maps
+        .lines()
+        .filter_map(|line| {
+            let path = line.split_whitespace().nth(5)?;
+            path.starts_with("/dev/shm/").then(|| path.to_owned())
+        })
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+/// The system call `pid` is blocked in (the first field of
+/// `/proc/PID/syscall`), if it is blocked in one.
+pub fn blocked_in(pid: u32) -> Option<i64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The numbers of `select` and `pselect6` on this machine.
+pub fn select_calls() -> Vec<i64> {
+    #[cfg(target_arch = "x86_64")]
+    return vec![libc::SYS_select, libc::SYS_pselect6];
+    #[cfg(not(target_arch = "x86_64"))]
+    return vec![libc::SYS_pselect6];
+}
+
+/// Each child of `room` with its command line, for messages.
+fn children_described(room: u32) -> String {
+    let described: Vec<String> = children_with_state(room)
+        .into_iter()
+        .map(|(child, state)| format!("{child} ({state}) {:?}", cmdline(child)))
+        .collect();
+    if described.is_empty() {
+        "no children".to_owned()
+    } else {
+        described.join("; ")
+    }
+}
+
+/// Three clients (A, B and the set-up's silent `sync`), known to be in the
+/// room, and the helpers of A and B, found in `/proc`.
+fn room_with_helpers<'c>(
+    c: &'c Context,
+    room: &dyn UnderTest,
+) -> Result<(Peers<'c>, Vec<(u32, i32)>), Failure> {
+    let peers = c.peers(room.port(), 2)?;
+    let pid = room.pid();
+    c.step("find each client's helper: the child of the room holding its socket under a number its command line carries");
+    let mut helpers = Vec::new();
+    for peer in peers.iter() {
+        let port = port_of(peer);
+        let mut found = None;
+        // A helper appears once forked and exec'd: look until the deadline.
+        eventually(c.until(), || {
+            found = helper_of(pid, port);
+            found.is_some()
+        });
+        let Some(helper) = found else {
+            return Err(Failure {
+                summary: format!(
+                    "no child of the room holds {}'s connection under a descriptor number its command line carries",
+                    peer.name
+                ),
+                expected: Some(format!(
+                    "a child `room-helper FD PIPE_IN PIPE_OUT` whose descriptor FD is the socket connected to {}'s port {port}",
+                    peer.name
+                )),
+                seen: Some(children_described(pid)),
+                ..Failure::default()
+            });
+        };
+        helpers.push(helper);
+    }
+    Ok((peers, helpers))
+}
+
+// ---------------------------------------------------------------------------
+// The mechanisms.
+
+/// One helper per client: as many children as clients, each holding its
+/// client's socket under the number its command line carries.
+pub fn helpers(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let (peers, helpers) = room_with_helpers(c, room)?;
+    let pid = room.pid();
+    let distinct: BTreeSet<u32> = helpers.iter().map(|&(helper, _)| helper).collect();
+    let all = children(pid);
+    // A, B and `sync`: three clients, three children, A's and B's distinct,
+    // and each child holding a TCP socket under a number it was given.
+    let sockets = tcp_sockets();
+    let serving = |child: u32| {
+        let open: HashMap<i32, String> = procfs::descriptors(child)
+            .map(|fds| fds.into_iter().collect())
+            .unwrap_or_default();
+        numeric_args(child).into_iter().any(|fd| {
+            open.get(&fd)
+                .and_then(|target| inode_of(target, "socket"))
+                .is_some_and(|inode| sockets.contains_key(&inode))
+        })
+    };
+    if distinct.len() != peers.len()
+        || all.len() != peers.len() + 1
+        || !all.iter().all(|&child| serving(child))
+    {
+        return Err(Failure {
+            summary: "the room does not have one child per client".into(),
+            expected: Some("3 children, one per client (A, B and the peer `sync`)".into()),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// Only the descriptors needed: a helper holds its standard streams and the
+/// descriptors its command line names, nothing else; the room holds no
+/// client socket and, besides the listener, its epoll instance and the
+/// self-pipe, one end of each of two pipes per helper.
+pub fn descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let _peers = room_with_helpers(c, room)?;
+    c.step("list the descriptors of each helper and of the room (/proc/PID/fd)");
+    let helpers = children(room.pid());
+    for &helper in &helpers {
+        let open = procfs::descriptors(helper).map_err(proc_error)?;
+        let numbers: BTreeSet<i32> = open.iter().map(|&(fd, _)| fd).collect();
+        let expected: BTreeSet<i32> = [0, 1, 2]
+            .into_iter()
+            .chain(numeric_args(helper))
+            .collect();
+        if numbers != expected {
+            return Err(Failure {
+                summary: format!(
+                    "helper {helper} holds other descriptors than its standard streams and those its command line names"
+                ),
+                expected: Some(format!("descriptors {expected:?} (command line {:?})", cmdline(helper))),
+                seen: Some(format!("{open:?}")),
+                ..Failure::default()
+            });
+        }
+    }
+    let pid = room.pid();
+    let open = procfs::descriptors(pid).map_err(proc_error)?;
+    let sockets = procfs::tcp_socket_fds(pid).map_err(proc_error)?;
+    // Listener, epoll, the self-pipe's two ends, two pipe ends per helper,
+    // and one more (the shared-memory object, kept open, say).
+    let most = 1 + 1 + 2 + 2 * helpers.len() + 1;
+    let beyond_std: Vec<&(i32, String)> = open.iter().filter(|(fd, _)| *fd > 2).collect();
+    if sockets.len() != 1 || beyond_std.len() > most {
+        return Err(Failure {
+            summary: "the room holds descriptors it does not need (a client's socket, or the helpers' ends of their pipes)".into(),
+            expected: Some(format!(
+                "one TCP socket (the listener) and at most {most} descriptors from 3 up with {} helpers: \
+                 the listener, the epoll instance, the self-pipe, the room's end of two pipes per helper, \
+                 and one more",
+                helpers.len()
+            )),
+            seen: Some(format!("TCP sockets {sockets:?}; descriptors {open:?}")),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// The room's epoll set holds a pipe for signals: a pipe whose both ends the
+/// room holds (the handler writes one, the loop reads the other), watched by
+/// its epoll instance, beside the listener and a pipe per helper.
+pub fn self_pipe(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let _peers = room_with_helpers(c, room)?;
+    let pid = room.pid();
+    let helpers = children(pid);
+    c.step("look at the room's descriptors and its epoll set (/proc/PID/fd, fdinfo)");
+    let open = procfs::descriptors(pid).map_err(proc_error)?;
+    let epolls = procfs::epoll_fds(pid).map_err(proc_error)?;
+    let watched = procfs::watched_fds(pid).map_err(proc_error)?;
+    let mut ends: HashMap<u64, Vec<i32>> = HashMap::new();
+    for (fd, target) in &open {
+        if let Some(inode) = inode_of(target, "pipe") {
+            ends.entry(inode).or_default().push(*fd);
+        }
+    }
+    let self_pipe = ends
+        .values()
+        .any(|fds| fds.len() == 2 && fds.iter().any(|fd| watched.contains(fd)));
+    let watched_pipes = ends
+        .values()
+        .filter(|fds| fds.iter().any(|fd| watched.contains(fd)))
+        .count();
+    let listener_watched = procfs::tcp_socket_fds(pid)
+        .map_err(proc_error)?
+        .iter()
+        .any(|fd| watched.contains(fd));
+    if epolls.is_empty() || !self_pipe || !listener_watched || watched_pipes < 1 + helpers.len() {
+        return Err(Failure {
+            summary: "the room's epoll set does not hold a pipe for signals (a pipe whose both ends the room holds) beside the listener and a pipe per helper".into(),
+            expected: Some(format!(
+                "an epoll instance watching the listener, the read end of the self-pipe (its write end open too, for the handler) and a pipe from each of the {} helpers",
+                helpers.len()
+            )),
+            seen: Some(format!(
+                "epoll instances {epolls:?} watching {watched:?}; descriptors {open:?}"
+            )),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// The helpers map the room's shared-memory object: the room maps an
+/// object under `/dev/shm`, and so does every helper.
+pub fn shared_memory(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let _peers = room_with_helpers(c, room)?;
+    let pid = room.pid();
+    let helpers = children(pid);
+    c.step("look at the mappings of the room and its helpers (/proc/PID/maps)");
+    let ring = shm_objects(pid).map_err(proc_error)?;
+    if ring.is_empty() {
+        return Err(Failure {
+            summary: "the room maps no shared-memory object".into(),
+            expected: Some("a mapping of an object under /dev/shm (shm_open, then mmap)".into()),
+            seen: Some("no /dev/shm object in /proc/PID/maps".into()),
+            ..Failure::default()
+        });
+    }
+    for &helper in &helpers {
+        let mapped = shm_objects(helper).map_err(proc_error)?;
+        if !mapped.iter().any(|object| ring.contains(object)) {
+            return Err(Failure {
+                summary: format!("helper {helper} does not map the room's shared memory"),
+                expected: Some(format!("a mapping of {}", ring.join(" or "))),
+                seen: Some(if mapped.is_empty() {
+                    "no /dev/shm object in its /proc/PID/maps".to_owned()
+                } else {
+                    format!("it maps {mapped:?}")
+                }),
+                ..Failure::default()
+            });
+        }
+    }
+    Ok(())
+}
+
+/// No zombies: after clients leave, their helpers are reaped.
+pub fn reaping(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let pid = room.pid();
+    let watcher = c.peer(room.port())?;
+    c.step("5 peers connect, say hello and leave, one after the other");
+    for _ in 0..5 {
+        let mut visitor = c.peer(room.port())?;
+        visitor.send_quietly(b"hello\n")?;
+        watcher.expect_after_notices(&format!("{} hello", visitor.tag))?;
+        let tag = visitor.tag.clone();
+        visitor.close();
+        watcher
+            .expect_line(format!("{tag} (disconnected)"))
+            .map_err(|failure| failure.not_checked("room/leave"))?;
+    }
+    c.step("wait until the room has one child left (the watcher's helper) and no zombie");
+    if !eventually(c.until(), || {
+        children(pid).len() == 1 && zombies(pid).is_empty()
+    }) {
+        return Err(Failure {
+            summary: "helpers of clients that left were not reaped".into(),
+            expected: Some("one child (the watcher's helper), not a zombie".into()),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// Fails unless `elapsed` is at least `at_least` and at most IDLE_MARGIN
+/// more.
+fn on_time(what: &str, elapsed: Duration, at_least: Duration) -> Outcome {
+    if elapsed < at_least || elapsed > at_least + IDLE_MARGIN {
+        return Err(Failure {
+            summary: format!("{what} was not disconnected on time"),
+            expected: Some(format!(
+                "the idle notice {at_least:?} to {:?} after its last line",
+                at_least + IDLE_MARGIN
+            )),
+            seen: Some(format!("after {elapsed:?}")),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// The idle rule, against a room started with `--idle` [`IDLE_SECS`]: a
+/// user that only receives is disconnected on time, one that sends is not,
+/// until it stops.
+pub fn idle(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let idle = Duration::from_secs(IDLE_SECS);
+    let mut a = c.peer(room.port())?;
+    let b_connecting = Instant::now();
+    let b = c.peer(room.port())?;
+    a.expect_join(&b)?;
+    let notice = format!("[SERVER] Disconnected: idle for {IDLE_SECS} s.");
+    let b_tag = b.tag.clone();
+    c.step(format!(
+        "A sends an empty line every 250 ms for {:?}; B sends nothing, and receives them",
+        2 * idle
+    ));
+    // The sleeps space A's lines out in time; nothing waits on them.
+    let a_tag = a.tag.clone();
+    let (a_last_line, b_notice) = thread::scope(|scope| {
+        let sender = scope.spawn(|| -> Result<Instant, Failure> {
+            let mut last = Instant::now();
+            while b_connecting.elapsed() < 2 * idle {
+                a.send_quietly(b"\n")?;
+                last = Instant::now();
+                thread::sleep(Duration::from_millis(250));
+            }
+            Ok(last)
+        });
+        // B receives A's empty lines, then its notice.
+        let b_notice = loop {
+            match b.next_line() {
+                Ok(line) if line == format!("{a_tag} ").as_bytes() => continue,
+                Ok(line) if line == notice.as_bytes() => break Ok(Instant::now()),
+                Ok(line) => {
+                    break Err(Failure {
+                        summary: "B, idle, received an unexpected line".into(),
+                        expected: Some(format!("A's empty lines, then {notice:?}")),
+                        seen: Some(show(&line)),
+                        ..Failure::default()
+                    });
+                }
+                Err(failure) => break Err(failure),
+            }
+        };
+        let last = sender
+            .join()
+            .unwrap_or_else(|_| Err(Failure::new("the sending thread panicked")));
+        (last, b_notice)
+    });
+    let a_last_line = a_last_line?;
+    on_time("B, which only received", b_notice? - b_connecting, idle)?;
+    b.expect_closed()?;
+    // A, which kept sending, was not disconnected with B: its next line is
+    // B's leave, then its own notice once it stopped.
+    a.expect_line(format!("{b_tag} (disconnected)"))?;
+    a.expect_line(&notice)?;
+    on_time("A, once it stopped sending", a_last_line.elapsed(), idle)?;
+    a.expect_closed()
+}
+
+/// What a room had before it was told to end: its helpers and the
+/// shared-memory objects it mapped.
+#[derive(Debug, Clone)]
+pub struct BeforeEnd {
+    pub helpers: Vec<u32>,
+    pub shm: Vec<String>,
+}
+
+/// What [`after_end`] compares with: the room's helpers and shared memory
+/// now.
+pub fn before_end(room: &dyn UnderTest) -> Result<BeforeEnd, Failure> {
+    Ok(BeforeEnd {
+        helpers: children(room.pid()),
+        shm: shm_objects(room.pid()).map_err(proc_error)?,
+    })
+}
+
+/// Once the room has exited: none of its helpers runs, and none of the
+/// shared-memory objects it mapped is left in `/dev/shm`.
+pub fn after_end(before: &BeforeEnd) -> Outcome {
+    let alive: Vec<u32> = before
+        .helpers
+        .iter()
+        .copied()
+        .filter(|&helper| !procfs::has_exited(helper))
+        .collect();
+    if !alive.is_empty() {
+        return Err(Failure {
+            summary: "helpers outlived the room".into(),
+            expected: Some(format!(
+                "none of the helpers {:?} running once the room exited",
+                before.helpers
+            )),
+            seen: Some(format!("still running: {alive:?}")),
+            ..Failure::default()
+        });
+    }
+    let left: Vec<&String> = before
+        .shm
+        .iter()
+        .filter(|object| fs::exists(object).unwrap_or(true))
+        .collect();
+    if before.shm.is_empty() || !left.is_empty() {
+        return Err(Failure {
+            summary: "the room exited and left its shared memory in /dev/shm".into(),
+            expected: Some(format!("{:?} removed (shm_unlink)", before.shm)),
+            seen: Some(if before.shm.is_empty() {
+                "the room mapped no /dev/shm object to remove".to_owned()
+            } else {
+                format!("still there: {left:?}")
+            }),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// A peer reading nothing, known to be in the room: its hello reached
+/// `reader`.
+fn silent_peer<'c>(
+    c: &'c Context,
+    port: u16,
+    name: &str,
+    reader: &Peer<'c>,
+) -> Result<Peer<'c>, Failure> {
+    let mut peer = c.peer_named(
+        port,
+        name,
+        PeerOptions {
+            receive_buffer: Some(4096),
+            reads: false,
+            ..PeerOptions::default()
+        },
+    )?;
+    peer.send("hello\n")?;
+    reader.expect_after_notices(&format!("{} hello", peer.tag))?;
+    Ok(peer)
+}
+
+/// A slow reader does not hold the ring: a client that reads nothing while
+/// more lines than the ring has slots go by gets every one of them, in
+/// order, once it reads, and nobody is disconnected meanwhile.
+pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let mut peers = c.peers(room.port(), 2)?;
+    let mut r = silent_peer(c, room.port(), "R", &peers[1])?;
+    let line = [vec![b'x'; 1023], b"\n".to_vec()].concat();
+    let expected = format!("{} {}", peers[0].tag, "x".repeat(1023));
+    c.step(
+        "R reads nothing while A sends lines of 1 KiB, B receiving each, until the kernel's \
+         buffers towards R are full (its send queue in /proc/net/tcp stops growing)",
+    );
+    let (room_port, r_port) = (room.port(), port_of(&r));
+    let queued = || {
+        tcp_sockets()
+            .values()
+            .find(|s| s.local_port == room_port && s.remote_port == r_port)
+            .map_or(0, |s| s.send_queue)
+    };
+    let (mut sent, mut most, mut flat) = (0, 0, 0);
+    while flat < 3 {
+        if sent > 16 * 1024 {
+            return Err(Failure::new(format!(
+                "after {sent} KiB, the send queue towards R still grew ({most} bytes)"
+            )));
+        }
+        for _ in 0..64 {
+            peers[0].send_quietly(&line)?;
+            peers[1].expect_line(&expected)?;
+            sent += 1;
+        }
+        let now = queued();
+        if now > most {
+            (most, flat) = (now, 0);
+        } else {
+            flat += 1;
+        }
+    }
+    // Now whatever R's helper cannot write waits in its outbox. More lines
+    // than the ring has slots, far less than 1 MiB: a helper that kept its
+    // slots until its client read them would fill the ring, and be
+    // disconnected as stuck, its leave reaching B before `end`.
+    let more = 2 * SLOTS;
+    c.step(format!(
+        "after {sent} lines the queue towards R stays at {most} bytes; A sends {more} more, then `end`"
+    ));
+    for _ in 0..more {
+        peers[0].send_quietly(&line)?;
+    }
+    peers[0].send("end\n")?;
+    for _ in 0..more {
+        peers[1].expect_line(&expected)?;
+    }
+    peers[1].expect_from(&peers[0], "end")?;
+    c.step("R reads: it gets every line of A, then `end`");
+    r.start_reading()?;
+    let total = sent + more;
+    let mut got = 0;
+    loop {
+        let next = r.next_line()?;
+        if next == expected.as_bytes() {
+            got += 1;
+        } else if next == format!("{} end", peers[0].tag).as_bytes() {
+            break;
+        }
+    }
+    if got != total {
+        return Err(Failure {
+            summary: "R, which fell behind, did not get every line".into(),
+            expected: Some(format!("{total} lines of A before `end`")),
+            seen: Some(format!("{got}")),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// A full ring does not stall the room: with a helper stopped, more lines
+/// than the ring has slots all reach the others, and the stopped helper's
+/// client is disconnected once it has held a needed slot for
+/// [`STUCK_AFTER`], not before.
+pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let pid = room.pid();
+    let mut peers = c.peers(room.port(), 2)?;
+    let mut r = silent_peer(c, room.port(), "R", &peers[1])?;
+    let Some((stuck, _)) = helper_of(pid, port_of(&r)) else {
+        return Err(Failure {
+            summary: "no child of the room serves R".into(),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        }
+        .not_checked("room/helpers"));
+    };
+    c.step(format!("stop R's helper (SIGSTOP to {stuck})"));
+    crate::process::signal(stuck, libc::SIGSTOP);
+    let lines = SLOTS + 44;
+    c.step(format!(
+        "A sends {lines} lines, more than the ring's {SLOTS} slots; B must get them all, and R's leave"
+    ));
+    let sending = Instant::now();
+    for i in 0..lines {
+        peers[0].send_quietly(format!("line {i}\n").as_bytes())?;
+    }
+    let leave = format!("{} (disconnected)", r.tag);
+    let mut left_after = None;
+    let mut i = 0;
+    while i < lines || left_after.is_none() {
+        let next = peers[1].next_line()?;
+        if next == leave.as_bytes() {
+            left_after = Some(sending.elapsed());
+            continue;
+        }
+        let expected = format!("{} line {i}", peers[0].tag);
+        if next != expected.as_bytes() {
+            return Err(Failure {
+                summary: "B missed one of A's lines while the ring was full".into(),
+                expected: Some(expected),
+                seen: Some(show(&next)),
+                ..Failure::default()
+            });
+        }
+        i += 1;
+    }
+    let left_after = left_after.unwrap_or_default();
+    if left_after < STUCK_AFTER {
+        return Err(Failure {
+            summary: "R was disconnected before its helper had been stuck long enough".into(),
+            expected: Some(format!("R's leave at least {STUCK_AFTER:?} after the ring filled")),
+            seen: Some(format!("after {left_after:?}")),
+            ..Failure::default()
+        });
+    }
+    c.step("R's connection closes, and its stopped helper is ended and reaped");
+    crate::process::signal(stuck, libc::SIGCONT);
+    r.start_reading()?;
+    r.inbox().wait_end(c.until())?;
+    if !eventually(c.until(), || !children(pid).contains(&stuck)) {
+        return Err(Failure {
+            summary: format!("the stuck helper {stuck} is still a child of the room"),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
+
+/// Out of descriptors (the room started with at most [`EMFILE_LIMIT`]),
+/// newcomers wait in the backlog without the room spinning, and all get
+/// in as others leave.
+pub fn out_of_descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
+    let observer = c.peer(room.port())?;
+    let crowd_size = 30;
+    c.step(format!(
+        "{crowd_size} peers Q1 ... Q{crowd_size} connect and say hello, more than {EMFILE_LIMIT} \
+         descriptors serve (the room holds two pipes per client)"
+    ));
+    let mut crowd = HashMap::new();
+    for i in 1..=crowd_size {
+        let mut peer = c.peer_named(
+            room.port(),
+            &format!("Q{i}"),
+            PeerOptions {
+                reads: false,
+                quiet: true,
+                ..PeerOptions::default()
+            },
+        )?;
+        peer.send_quietly(b"hello\n")?;
+        crowd.insert(format!("{} hello", peer.tag), peer);
+    }
+    let pid = room.pid();
+    c.step("wait until the room's descriptors come within 4 of its limit");
+    let full = |count: usize| count as u64 + 4 >= EMFILE_LIMIT;
+    if !eventually(c.until(), || {
+        procfs::descriptors(pid).is_ok_and(|open| full(open.len()))
+    }) {
+        let open = procfs::descriptors(pid).map_err(proc_error)?;
+        return Err(Failure {
+            summary: "the room never came near its descriptor limit with 30 clients waiting".into(),
+            expected: Some(format!("about {EMFILE_LIMIT} descriptors open")),
+            seen: Some(format!("{} open: {open:?}", open.len())),
+            ..Failure::default()
+        });
+    }
+    c.step(format!(
+        "measure for {:?}, while newcomers wait, how long the room runs",
+        procfs::IDLE_WINDOW
+    ));
+    crate::rules::idle_for_the_window(
+        pid,
+        "out of descriptors, the room spins: the waiting connection keeps the listener readable",
+    )?;
+    c.step("each Q leaves as soon as its hello reaches the observer; every Q must get in");
+    let mut greeted = 0;
+    while greeted < crowd_size {
+        let line = observer.next_line().map_err(|failure| {
+            failure.after(format!("after {greeted} of the {crowd_size} hellos"))
+        })?;
+        let line = String::from_utf8_lossy(&line).into_owned();
+        if let Some(peer) = crowd.remove(&line) {
+            greeted += 1;
+            peer.close();
+        }
+    }
+    Ok(())
+}
+
+/// `pid` (a client connected and idle) waits in `select` or `pselect6`,
+/// and has no epoll instance.
+pub fn waits_in_select(c: &Context, pid: u32) -> Outcome {
+    c.step("the client waits: look at it in /proc (syscall, fd)");
+    let calls = select_calls();
+    let mut last = None;
+    if !eventually(c.until(), || {
+        last = blocked_in(pid);
+        last.is_some_and(|n| calls.contains(&n))
+    }) {
+        return Err(Failure {
+            summary: "the idle client does not wait in select".into(),
+            expected: Some(format!(
+                "/proc/PID/syscall starting with one of {calls:?} (select, pselect6)"
+            )),
+            seen: Some(match last {
+                Some(n) => format!("blocked in system call {n}"),
+                None => "not blocked in a system call".to_owned(),
+            }),
+            ..Failure::default()
+        });
+    }
+    let epolls = procfs::epoll_fds(pid).map_err(proc_error)?;
+    if !epolls.is_empty() {
+        return Err(Failure {
+            summary: "the client has an epoll instance: it must wait with select alone".into(),
+            expected: Some("no anon_inode:[eventpoll] descriptor".into()),
+            seen: Some(format!("epoll instances at descriptors {epolls:?}")),
+            ..Failure::default()
+        });
+    }
+    Ok(())
+}
