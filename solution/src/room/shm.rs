@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! The ring of message slots, in POSIX shared memory.
 //!
 //! A message goes to every other user of the room. Writing its bytes down
@@ -250,7 +251,10 @@ fn c_name(name: &str) -> io::Result<CString> {
     CString::new(name).map_err(|_| io::Error::other("a shared-memory name holds a NUL byte"))
 }
 
-#[cfg(test)]
+// Lab 2's test: behind lab 2's feature, as `tests/room` is, so that a
+// student's `cargo test` is lab 1 alone (this test stops at the TODO of
+// `create` until lab 2 is done).
+#[cfg(all(test, feature = "room"))]
 mod tests {
     use super::*;
 
