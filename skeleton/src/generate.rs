@@ -47,7 +47,7 @@ pub const ALLOWANCE: &str = "\
 ";
 
 /// The template of the students' `README.md`; `{{TODOS}}` becomes the list
-/// of TODOs per file.
+/// of TODOs per file, lab by lab.
 pub const STUDENT_README: &str = include_str!("../STUDENT_README.md");
 
 /// The students' `.gitignore`: build output, and the copies `--reset` saves.
@@ -60,13 +60,24 @@ pub struct GeneratedFile {
     pub executable: bool,
 }
 
+/// The TODOs of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTodos {
+    /// The file, relative to the crate (`/`-separated).
+    pub path: String,
+    /// Its lab: the file's `// LAB N`, or 1 (see [`crate::markers`]).
+    pub lab: u32,
+    /// Its TODO numbers, in the order they appear in it.
+    pub numbers: Vec<u32>,
+}
+
 /// Every file of the skeleton, by path relative to the crate (`/`-separated).
 #[derive(Debug, Clone, Default)]
 pub struct Skeleton {
     pub files: BTreeMap<String, GeneratedFile>,
-    /// Each file with TODOs, and its TODO numbers, in the order of the
-    /// first number.
-    pub todos: Vec<(String, Vec<u32>)>,
+    /// Each file with TODOs, lab by lab, and in a lab in the order of their
+    /// first numbers.
+    pub todos: Vec<FileTodos>,
     /// The crate's own `Cargo.lock`, if the workspace has one: the
     /// workspace's lock with every package the crate does not use removed,
     /// and every version it keeps the one the solution was tested with. A
@@ -81,7 +92,7 @@ pub struct Skeleton {
 pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, Error> {
     let mut skeleton = Skeleton::default();
     let mut marker_errors: Vec<MarkerError> = Vec::new();
-    let mut todos: Vec<(String, Vec<Todo>)> = Vec::new();
+    let mut todos: Vec<(String, u32, Vec<Todo>)> = Vec::new();
     let mut reference_only = BTreeSet::new();
 
     for path in list_files(solution)? {
@@ -131,7 +142,7 @@ pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, 
             continue;
         }
         if !processed.todos.is_empty() {
-            todos.push((path.clone(), processed.todos));
+            todos.push((path.clone(), processed.lab(), processed.todos.clone()));
         }
         let text = if processed.has_stubs {
             with_allowance(&processed.text)
@@ -148,12 +159,20 @@ pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, 
     }
 
     if marker_errors.is_empty() {
-        let shown: Vec<(PathBuf, &[Todo])> = todos
+        let shown: Vec<(PathBuf, u32, &[Todo])> = todos
             .iter()
-            .map(|(path, todos)| (solution.join(path), todos.as_slice()))
+            .map(|(path, lab, todos)| (solution.join(path), *lab, todos.as_slice()))
             .collect();
-        marker_errors =
-            markers::check_numbering(shown.iter().map(|(path, todos)| (path.as_path(), *todos)));
+        marker_errors = markers::check_numbering(
+            shown
+                .iter()
+                .map(|(path, _, todos)| (path.as_path(), *todos)),
+        );
+        marker_errors.extend(markers::check_labs(
+            shown
+                .iter()
+                .map(|(path, lab, todos)| (path.as_path(), *lab, *todos)),
+        ));
     }
     if !marker_errors.is_empty() {
         return Err(Error::Markers(marker_errors));
@@ -174,11 +193,15 @@ pub fn generate(solution: &Path, workspace_manifest: &Path) -> Result<Skeleton, 
         .files
         .insert(String::from("Cargo.toml"), text_file(manifest));
 
-    let mut todos: Vec<(String, Vec<u32>)> = todos
+    let mut todos: Vec<FileTodos> = todos
         .into_iter()
-        .map(|(path, todos)| (path, todos.iter().map(|todo| todo.number).collect()))
+        .map(|(path, lab, todos)| FileTodos {
+            path,
+            lab,
+            numbers: todos.iter().map(|todo| todo.number).collect(),
+        })
         .collect();
-    todos.sort_by_key(|(_, numbers)| numbers.iter().min().copied());
+    todos.sort_by_key(|file| (file.lab, file.numbers.iter().min().copied()));
     skeleton.files.insert(
         String::from("README.md"),
         text_file(STUDENT_README.replace("{{TODOS}}", &todo_list(&todos))),
@@ -300,13 +323,39 @@ pub fn todo_ranges(numbers: &[u32]) -> String {
     format!("TODO {}", ranges.join(", "))
 }
 
-/// The README's list: `- src/w_epoll.rs: TODO 1-3`, a line per file.
-fn todo_list(todos: &[(String, Vec<u32>)]) -> String {
-    todos
-        .iter()
-        .map(|(path, numbers)| format!("- `{path}`: {}", todo_ranges(numbers)))
+/// The files of `todos` (sorted as [`Skeleton::todos`] is), lab by lab:
+/// each lab's number and files, in order.
+pub fn by_lab(todos: &[FileTodos]) -> Vec<(u32, Vec<&FileTodos>)> {
+    let mut labs: Vec<(u32, Vec<&FileTodos>)> = Vec::new();
+    for file in todos {
+        match labs.last_mut() {
+            Some((lab, files)) if *lab == file.lab => files.push(file),
+            _ => labs.push((file.lab, vec![file])),
+        }
+    }
+    labs
+}
+
+/// The README's list: `- src/w_epoll.rs: TODO 1-3`, a line per file; under
+/// a line `**Lab N**` per lab when there are several.
+fn todo_list(todos: &[FileTodos]) -> String {
+    let labs = by_lab(todos);
+    let several = labs.len() > 1;
+    labs.iter()
+        .map(|(lab, files)| {
+            let list = files
+                .iter()
+                .map(|file| format!("- `{}`: {}", file.path, todo_ranges(&file.numbers)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if several {
+                format!("**Lab {lab}**\n\n{list}")
+            } else {
+                list
+            }
+        })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n\n")
 }
 
 /// Inserts [`ALLOWANCE`] after the file's leading `//!` doc and inner
@@ -399,6 +448,33 @@ mod tests {
         assert_eq!(todo_ranges(&[3, 1, 2]), "TODO 1-3");
         assert_eq!(todo_ranges(&[4]), "TODO 4");
         assert_eq!(todo_ranges(&[1, 2, 3, 5, 7, 8]), "TODO 1-3, 5, 7-8");
+    }
+
+    fn file(path: &str, lab: u32, numbers: &[u32]) -> FileTodos {
+        FileTodos {
+            path: path.to_owned(),
+            lab,
+            numbers: numbers.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_the_todos_lab_by_lab() {
+        let one_lab = [file("src/a.rs", 1, &[1, 2]), file("src/b.rs", 1, &[3])];
+        assert_eq!(
+            todo_list(&one_lab),
+            "- `src/a.rs`: TODO 1-2\n- `src/b.rs`: TODO 3"
+        );
+        let two_labs = [
+            file("src/a.rs", 1, &[1, 2]),
+            file("src/room/c.rs", 2, &[4, 3]),
+            file("src/d.rs", 2, &[5]),
+        ];
+        assert_eq!(
+            todo_list(&two_labs),
+            "**Lab 1**\n\n- `src/a.rs`: TODO 1-2\n\n\
+             **Lab 2**\n\n- `src/room/c.rs`: TODO 3-4\n- `src/d.rs`: TODO 5"
+        );
     }
 
     #[test]

@@ -49,6 +49,18 @@
 //!   `[[test]]`, `[[example]]` or `[[bench]]` entry of `Cargo.toml` whose
 //!   `path` names it.
 //!
+//! # Labs
+//!
+//! - `// LAB N`, or `// LAB N: words`, anywhere outside a block (by
+//!   convention at the top of the file): the file's TODOs belong to lab `N`.
+//!   A file without one is lab 1's. It stays in the skeleton, so students
+//!   see it too. The TODO numbers run on from one lab to the next (lab 2's
+//!   first TODO follows lab 1's last), and the generator checks that they
+//!   do: a TODO of a lab numbered after one of a later lab is an error, so
+//!   a lab-2 file that forgets its marker among lab 2's TODOs is caught. The
+//!   students' `README.md` and the generator's summary list the TODOs lab by
+//!   lab.
+//!
 //! # Errors
 //!
 //! Each stops the generator before it writes anything, with one line
@@ -62,11 +74,13 @@
 //!   block or in a reference-only file;
 //! - a TODO without a number or without its colon, `TODO 0`, a number used
 //!   twice (in any two files), numbers that skip one;
+//! - a `// LAB` without a number, `LAB 0`, a second `// LAB` in a file, a
+//!   `// LAB` inside a block; a TODO numbered after a TODO of a later lab;
 //! - a comment that looks like a marker but is none (`// BEGIN SOLUTON`,
 //!   `// STUBB: x`, `//TODO 3: x`). A comment looks like a marker when its
 //!   first word is in capitals and is, or nearly is (one letter off, two for
-//!   words longer than four), `BEGIN`, `END`, `STUB`, `TODO`, `SOLUTION` or
-//!   `REFERENCE`. A plain comment caught by this only needs rewording:
+//!   words longer than four), `BEGIN`, `END`, `STUB`, `TODO`, `SOLUTION`,
+//!   `REFERENCE` or `LAB`. A plain comment caught by this only needs rewording:
 //!   `// AND then` becomes `// and then`.
 //!
 //! Doc comments (`///`, `//!`) are never markers. Inside a TODO's comment, a
@@ -176,6 +190,28 @@ pub enum MarkerErrorKind {
         /// The TODO before the gap, if any.
         previous: Option<u32>,
     },
+    #[error("LAB without a number: write `// LAB N` (or `// LAB N: words`)")]
+    LabWithoutNumber,
+    #[error("LAB 0: the labs are numbered from 1")]
+    LabZero,
+    #[error(
+        "a second `// LAB` in this file (the first is at line {first_line}): a file is in one lab"
+    )]
+    LabAgain { first_line: usize },
+    #[error("`// LAB` inside the block opened at line {open_line}: it would vanish with the block")]
+    LabInsideBlock { open_line: usize },
+    #[error(
+        "TODO {number} is in lab {lab}{}, but TODO {later_number} of lab {later_lab} \
+         ({later_place}) comes before it: each lab's TODOs follow the previous lab's",
+        if *lab == 1 { " (its file has no `// LAB N`)" } else { "" }
+    )]
+    LabsOutOfOrder {
+        number: u32,
+        lab: u32,
+        later_number: u32,
+        later_lab: u32,
+        later_place: String,
+    },
 }
 
 /// The message for TODOs missing before `number`.
@@ -217,6 +253,15 @@ pub struct Processed {
     pub solution_lines: Vec<Range<usize>>,
     /// Whether `// REFERENCE FILE` keeps the whole file from students.
     pub reference_only: bool,
+    /// The lab of its `// LAB N`, if it has one (else it is lab 1's).
+    pub lab: Option<u32>,
+}
+
+impl Processed {
+    /// The lab the file's TODOs belong to: its `// LAB N`, or 1.
+    pub fn lab(&self) -> u32 {
+        self.lab.unwrap_or(1)
+    }
 }
 
 /// Replaces the blocks of one file by their stubs, and checks its markers.
@@ -300,6 +345,8 @@ struct Scan<'f> {
     solution_lines: Vec<Range<usize>>,
     /// The line of the first `// REFERENCE FILE`.
     reference_marker: Option<usize>,
+    /// The file's `// LAB N`: its number and line.
+    lab: Option<(u32, usize)>,
 }
 
 impl<'f> Scan<'f> {
@@ -311,6 +358,7 @@ impl<'f> Scan<'f> {
             has_stubs: false,
             solution_lines: Vec::new(),
             reference_marker: None,
+            lab: None,
         }
     }
 
@@ -367,6 +415,14 @@ impl<'f> Scan<'f> {
             Line::Stub(_) => Err(self.error(line, MarkerErrorKind::StubWithoutBlock)),
             Line::ReferenceFile => {
                 self.reference_marker.get_or_insert(line);
+                Ok(State::Code)
+            }
+            Line::Lab(number) => {
+                if let Some((_, first_line)) = self.lab {
+                    return Err(self.error(line, MarkerErrorKind::LabAgain { first_line }));
+                }
+                self.lab = Some((number, line));
+                self.out.push_str(raw);
                 Ok(State::Code)
             }
         }
@@ -435,6 +491,7 @@ impl<'f> Scan<'f> {
                 self.reference_marker.get_or_insert(line);
                 Ok(State::InBlock(open))
             }
+            Line::Lab(_) => Err(self.error(line, MarkerErrorKind::LabInsideBlock { open_line })),
         }
     }
 
@@ -507,6 +564,7 @@ impl<'f> Scan<'f> {
             has_stubs: self.has_stubs,
             solution_lines: self.solution_lines,
             reference_only: self.reference_marker.is_some(),
+            lab: self.lab.map(|(number, _)| number),
         })
     }
 }
@@ -524,13 +582,23 @@ enum Line<'a> {
     /// A stub, with the code it becomes.
     Stub(&'a str),
     ReferenceFile,
+    Lab(u32),
 }
 
 /// The words that make a comment look like a marker.
-const MARKER_WORDS: [&str; 6] = ["BEGIN", "END", "STUB", "TODO", "SOLUTION", "REFERENCE"];
+const MARKER_WORDS: [&str; 7] = [
+    "BEGIN",
+    "END",
+    "STUB",
+    "TODO",
+    "SOLUTION",
+    "REFERENCE",
+    "LAB",
+];
 
 /// Every marker: its words, and how to write it, for suggestions.
-const MARKERS: [(&str, &str, &str); 7] = [
+const MARKERS: [(&str, &str, &str); 8] = [
+    ("LAB", "", "// LAB N"),
     ("TODO", "", "// TODO N: what to do"),
     ("STUB", "", "// STUB: code"),
     ("BEGIN", "SOLUTION", "// BEGIN SOLUTION"),
@@ -569,6 +637,11 @@ fn classify(raw: &str) -> Result<Line<'_>, MarkerErrorKind> {
             return todo_number(rest).map(Line::Todo);
         }
     }
+    if let Some(rest) = text.strip_prefix("// LAB")
+        && !rest.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return lab_number(rest).map(Line::Lab);
+    }
     Err(MarkerErrorKind::UnknownMarker {
         text: text.to_owned(),
         suggestion: suggestion(body),
@@ -589,6 +662,26 @@ fn todo_number(rest: &str) -> Result<u32, MarkerErrorKind> {
     }
     if number == 0 {
         return Err(MarkerErrorKind::TodoZero);
+    }
+    Ok(number)
+}
+
+/// The number of a lab, from what follows `// LAB`: digits, then the end
+/// of the line or a colon and words.
+fn lab_number(rest: &str) -> Result<u32, MarkerErrorKind> {
+    let rest = rest.trim_start();
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let number: u32 = rest[..digits_end]
+        .parse()
+        .map_err(|_| MarkerErrorKind::LabWithoutNumber)?;
+    let after = &rest[digits_end..];
+    if !(after.is_empty() || after.starts_with(':')) {
+        return Err(MarkerErrorKind::LabWithoutNumber);
+    }
+    if number == 0 {
+        return Err(MarkerErrorKind::LabZero);
     }
     Ok(number)
 }
@@ -715,6 +808,51 @@ pub fn check_numbering<'a>(
             });
         }
         previous = number;
+    }
+    errors
+}
+
+/// Checks that the labs' TODOs follow each other: every TODO of a lab comes
+/// before every TODO of a later lab. `todos` lists each file (as it is to be
+/// named in errors) with its lab and its TODOs. One error per lab that runs
+/// past the next, at its last TODO.
+pub fn check_labs<'a>(
+    todos: impl IntoIterator<Item = (&'a Path, u32, &'a [Todo])>,
+) -> Vec<MarkerError> {
+    // A TODO's number, file and line.
+    type Place<'a> = (u32, &'a Path, usize);
+    // For each lab, its first and its last TODO.
+    let mut labs: BTreeMap<u32, (Place<'_>, Place<'_>)> = BTreeMap::new();
+    for (file, lab, file_todos) in todos {
+        for todo in file_todos {
+            let here = (todo.number, file, todo.line);
+            let entry = labs.entry(lab).or_insert((here, here));
+            if todo.number < entry.0.0 {
+                entry.0 = here;
+            }
+            if todo.number > entry.1.0 {
+                entry.1 = here;
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    let labs: Vec<_> = labs.into_iter().collect();
+    for pair in labs.windows(2) {
+        let (lab, (_, (last, file, line))) = pair[0];
+        let (later_lab, ((first, first_file, first_line), _)) = pair[1];
+        if last > first {
+            errors.push(MarkerError {
+                file: file.to_path_buf(),
+                line,
+                kind: MarkerErrorKind::LabsOutOfOrder {
+                    number: last,
+                    lab,
+                    later_number: first,
+                    later_lab,
+                    later_place: format!("{}:{first_line}", first_file.display()),
+                },
+            });
+        }
     }
     errors
 }
@@ -1099,9 +1237,111 @@ b();
     }
 
     #[test]
+    fn a_lab_marker_says_the_files_lab_and_stays() {
+        let source =
+            "// LAB 2: the room\n// TODO 17: x\n// BEGIN SOLUTION\nf();\n// END SOLUTION\n";
+        let processed = process(Path::new("src/demo.rs"), source).expect("valid markers");
+        assert_eq!(processed.lab, Some(2));
+        assert_eq!(processed.lab(), 2);
+        assert_eq!(
+            processed.text,
+            "// LAB 2: the room\n// TODO 17: x\ntodo!(\"TODO 17\");\n"
+        );
+        let plain = process(Path::new("src/demo.rs"), "// LAB 3\nfn f() {}\n").expect("valid");
+        assert_eq!(plain.lab, Some(3));
+        let none = process(Path::new("src/demo.rs"), "fn f() {}\n").expect("valid");
+        assert_eq!((none.lab, none.lab()), (None, 1));
+        // A word that only starts like it is another word.
+        let word = process(Path::new("src/demo.rs"), "// LABEL the rest\n").expect("valid");
+        assert_eq!(word.lab, None);
+    }
+
+    #[test]
+    fn lab_marker_errors() {
+        assert_eq!(
+            error_of("// LAB\n"),
+            "src/demo.rs:1: LAB without a number: write `// LAB N` (or `// LAB N: words`)"
+        );
+        assert_eq!(
+            error_of("// LAB two\n"),
+            "src/demo.rs:1: LAB without a number: write `// LAB N` (or `// LAB N: words`)"
+        );
+        assert_eq!(
+            error_of("// LAB 0\n"),
+            "src/demo.rs:1: LAB 0: the labs are numbered from 1"
+        );
+        assert_eq!(
+            error_of("// LAB 2\nfn f() {}\n// LAB 2\n"),
+            "src/demo.rs:3: a second `// LAB` in this file (the first is at line 1): a file is in one lab"
+        );
+        assert_eq!(
+            error_of("// TODO 1: x\n// BEGIN SOLUTION\n// LAB 2\n// END SOLUTION\n"),
+            "src/demo.rs:3: `// LAB` inside the block opened at line 2: it would vanish with the block"
+        );
+        assert_eq!(
+            error_of("// LABB 2\n"),
+            "src/demo.rs:1: unknown marker `// LABB 2`: did you mean `// LAB N`?"
+        );
+    }
+
+    /// The errors of [`check_labs`] for files given as (name, lab, TODO
+    /// numbers), the n-th TODO of a file at line 10 n.
+    fn lab_errors(files: &[(&str, u32, &[u32])]) -> Vec<String> {
+        let todos: Vec<(PathBuf, u32, Vec<Todo>)> = files
+            .iter()
+            .map(|&(file, lab, numbers)| {
+                let todos = numbers
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &number)| Todo {
+                        number,
+                        line: 10 * (index + 1),
+                    })
+                    .collect();
+                (PathBuf::from(file), lab, todos)
+            })
+            .collect();
+        check_labs(
+            todos
+                .iter()
+                .map(|(file, lab, todos)| (file.as_path(), *lab, todos.as_slice())),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    }
+
+    #[test]
+    fn each_labs_todos_follow_the_previous_labs() {
+        assert!(
+            lab_errors(&[("a.rs", 1, &[1, 2]), ("b.rs", 2, &[4, 3]), ("c.rs", 1, &[])]).is_empty()
+        );
+        assert!(lab_errors(&[("a.rs", 1, &[2, 1])]).is_empty());
+        assert!(lab_errors(&[]).is_empty());
+        // A lab-2 file that forgot its marker, among lab 2's TODOs.
+        assert_eq!(
+            lab_errors(&[
+                ("src/a.rs", 1, &[1, 2]),
+                ("src/room/b.rs", 2, &[3]),
+                ("src/room/c.rs", 1, &[4]),
+                ("src/room/d.rs", 2, &[5]),
+            ]),
+            [
+                "src/room/c.rs:10: TODO 4 is in lab 1 (its file has no `// LAB N`), but TODO 3 of lab 2 (src/room/b.rs:10) comes before it: each lab's TODOs follow the previous lab's"
+            ]
+        );
+        assert_eq!(
+            lab_errors(&[("x.rs", 3, &[1]), ("y.rs", 2, &[2])]),
+            [
+                "y.rs:10: TODO 2 is in lab 2, but TODO 1 of lab 3 (x.rs:10) comes before it: each lab's TODOs follow the previous lab's"
+            ]
+        );
+    }
+
+    #[test]
     fn marker_likeness() {
         for word in [
-            "BEGIN", "BEGN", "BEGINS", "END", "ENDS", "STUBB", "TODOS", "SOLUTON",
+            "BEGIN", "BEGN", "BEGINS", "END", "ENDS", "STUBB", "TODOS", "SOLUTON", "LAB", "LABS",
         ] {
             assert!(looks_like_marker(word), "{word}");
         }

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::Error;
 use crate::files::write_atomic;
-use crate::generate::{Skeleton, todo_ranges};
+use crate::generate::{FileTodos, Skeleton, by_lab, todo_ranges};
 use crate::manifest::{self, Manifest, sha256_hex};
 
 /// What is found in `support/` for one file of the skeleton.
@@ -85,7 +85,7 @@ pub struct Report {
     pub out: PathBuf,
     pub actions: Vec<(String, Action)>,
     /// The TODO numbers of each file, as in [`Skeleton::todos`].
-    pub todos: Vec<(String, Vec<u32>)>,
+    pub todos: Vec<FileTodos>,
 }
 
 /// Looks at what `out` holds, against the skeleton and the manifest of the
@@ -313,9 +313,17 @@ impl fmt::Display for Report {
         if self.todos.is_empty() {
             return writeln!(f, "no TODOs");
         }
-        writeln!(f, "TODOs, in the order of the lab:")?;
-        for (path, numbers) in &self.todos {
-            writeln!(f, "  {path}: {}", todo_ranges(numbers))?;
+        // The first lab as a kit with one lab shows it (lab 1's text
+        // quotes these lines); each later lab under a line of its own.
+        for (index, (lab, files)) in by_lab(&self.todos).iter().enumerate() {
+            if index == 0 {
+                writeln!(f, "TODOs, in the order of the lab:")?;
+            } else {
+                writeln!(f, "TODOs of lab {lab}, in order:")?;
+            }
+            for file in files {
+                writeln!(f, "  {}: {}", file.path, todo_ranges(&file.numbers))?;
+            }
         }
         Ok(())
     }
@@ -359,7 +367,11 @@ mod tests {
                     ((*path).to_owned(), file)
                 })
                 .collect::<BTreeMap<_, _>>(),
-            todos: vec![(String::from("a.rs"), vec![1, 2])],
+            todos: vec![FileTodos {
+                path: String::from("a.rs"),
+                lab: 1,
+                numbers: vec![1, 2],
+            }],
             lockfile: None,
         }
     }
@@ -492,8 +504,21 @@ mod tests {
                 (String::from("src/old.rs"), Action::Orphaned),
             ],
             todos: vec![
-                (String::from("src/w_epoll.rs"), vec![1, 2, 3]),
-                (String::from("src/client.rs"), vec![4, 5]),
+                FileTodos {
+                    path: String::from("src/w_epoll.rs"),
+                    lab: 1,
+                    numbers: vec![1, 2, 3],
+                },
+                FileTodos {
+                    path: String::from("src/client.rs"),
+                    lab: 1,
+                    numbers: vec![4, 5],
+                },
+                FileTodos {
+                    path: String::from("src/room/shm.rs"),
+                    lab: 2,
+                    numbers: vec![6],
+                },
             ],
         };
         assert_eq!(
@@ -506,6 +531,8 @@ skeleton: support: 1 written, 1 unchanged, 1 kept, 1 left alone
 TODOs, in the order of the lab:
   src/w_epoll.rs: TODO 1-3
   src/client.rs: TODO 4-5
+TODOs of lab 2, in order:
+  src/room/shm.rs: TODO 6
 "
         );
     }

@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! `select-client [HOST [PORT]]`: lab 1's client, waiting with `select()`
 //! instead of epoll. It behaves exactly like [`crate::client`] (protocol.md,
 //! "Client"); only the waiting differs.

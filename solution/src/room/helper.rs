@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! `room-helper FD PIPE_IN PIPE_OUT`: the process that serves one client of
 //! the room.
 //!

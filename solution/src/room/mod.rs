@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! Lab 2, the room: the chat of lab 1, served by a process per client.
 //!
 //! `room [--idle SECS] [PORT]` speaks the same protocol as lab 1's server

@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! The room: one thread, one epoll set, a helper process per client.
 //!
 //! The epoll set holds the listening socket, the read end of the signal

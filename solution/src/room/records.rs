@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! What the room and a helper say to each other through their two pipes.
 //!
 //! A pipe carries bytes, not messages, just like a TCP socket: one `read`

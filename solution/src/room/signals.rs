@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! Signals, turned into events of the room's epoll loop: the self-pipe
 //! trick.
 //!

@@ -1,3 +1,4 @@
+// LAB 2: the room (lab-docs/room.md)
 //! Starting a helper for a client: two pipes, `fork`, and `execv` of
 //! `room-helper` in the child, with the descriptor numbers as arguments.
 //!
