@@ -532,7 +532,10 @@ mod tests {
         write_csv(&rows, &mut out).expect("write to a Vec");
         let text = String::from_utf8(out).expect("UTF-8");
         let header = text.lines().next().expect("a header");
-        assert_eq!(header.split(',').count(), 3 + crate::catalog::CHECKS.len() + 1);
+        assert_eq!(
+            header.split(',').count(),
+            3 + crate::catalog::CHECKS.len() + 1
+        );
         let column = |name: &str| {
             header
                 .split(',')

@@ -791,7 +791,11 @@ mod tests {
         names.extend(CHECKS.iter().map(|c| c.name));
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), CHECKS.len() + ROOM_CHECKS.len(), "duplicate names");
+        assert_eq!(
+            names.len(),
+            CHECKS.len() + ROOM_CHECKS.len(),
+            "duplicate names"
+        );
         for check in ROOM_CHECKS {
             assert!(Lab::Room.parts().contains(&check.part), "{}", check.name);
             assert!(
@@ -803,7 +807,10 @@ mod tests {
             assert!(check.points > 0, "{} is worth nothing", check.name);
             assert!(matches!(check.run, Run::Live(_)), "{}", check.name);
             // Every hint names the TODOs to look at, all of them lab 2's.
-            let (head, _) = check.hint.split_once(':').expect("a hint starts with its TODOs");
+            let (head, _) = check
+                .hint
+                .split_once(':')
+                .expect("a hint starts with its TODOs");
             assert!(head.starts_with("TODO"), "{}: {head}", check.name);
             for number in head
                 .split(|c: char| !c.is_ascii_digit())

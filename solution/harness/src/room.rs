@@ -290,6 +290,28 @@ fn room_with_helpers<'c>(
     Ok((peers, helpers))
 }
 
+/// Three clients (A, B and the set-up's silent `sync`), known to be in the
+/// room, and the room's children once there are three: its helpers, found
+/// without reading their command lines (room/helpers checks those).
+fn room_with_clients<'c>(
+    c: &'c Context,
+    room: &dyn UnderTest,
+) -> Result<(Peers<'c>, Vec<u32>), Failure> {
+    let peers = c.peers(room.port(), 2)?;
+    let pid = room.pid();
+    c.step("wait until the room has a child per client (3)");
+    if !eventually(c.until(), || children(pid).len() == 3) {
+        return Err(Failure {
+            summary: "the room does not have one child per client".into(),
+            expected: Some("3 children, one per client (A, B and the peer `sync`)".into()),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        }
+        .not_checked("room/helpers"));
+    }
+    Ok((peers, children(pid)))
+}
+
 // ---------------------------------------------------------------------------
 // The mechanisms.
 
@@ -332,22 +354,21 @@ pub fn helpers(c: &Context, room: &dyn UnderTest) -> Outcome {
 /// client socket and, besides the listener, its epoll instance and the
 /// self-pipe, one end of each of two pipes per helper.
 pub fn descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
-    let _peers = room_with_helpers(c, room)?;
+    let (_peers, helpers) = room_with_clients(c, room)?;
     c.step("list the descriptors of each helper and of the room (/proc/PID/fd)");
-    let helpers = children(room.pid());
     for &helper in &helpers {
         let open = procfs::descriptors(helper).map_err(proc_error)?;
         let numbers: BTreeSet<i32> = open.iter().map(|&(fd, _)| fd).collect();
-        let expected: BTreeSet<i32> = [0, 1, 2]
-            .into_iter()
-            .chain(numeric_args(helper))
-            .collect();
+        let expected: BTreeSet<i32> = [0, 1, 2].into_iter().chain(numeric_args(helper)).collect();
         if numbers != expected {
             return Err(Failure {
                 summary: format!(
                     "helper {helper} holds other descriptors than its standard streams and those its command line names"
                 ),
-                expected: Some(format!("descriptors {expected:?} (command line {:?})", cmdline(helper))),
+                expected: Some(format!(
+                    "descriptors {expected:?} (command line {:?})",
+                    cmdline(helper)
+                )),
                 seen: Some(format!("{open:?}")),
                 ..Failure::default()
             });
@@ -380,9 +401,8 @@ pub fn descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
 /// room holds (the handler writes one, the loop reads the other), watched by
 /// its epoll instance, beside the listener and a pipe per helper.
 pub fn self_pipe(c: &Context, room: &dyn UnderTest) -> Outcome {
-    let _peers = room_with_helpers(c, room)?;
+    let (_peers, helpers) = room_with_clients(c, room)?;
     let pid = room.pid();
-    let helpers = children(pid);
     c.step("look at the room's descriptors and its epoll set (/proc/PID/fd, fdinfo)");
     let open = procfs::descriptors(pid).map_err(proc_error)?;
     let epolls = procfs::epoll_fds(pid).map_err(proc_error)?;
@@ -423,9 +443,8 @@ pub fn self_pipe(c: &Context, room: &dyn UnderTest) -> Outcome {
 /// The helpers map the room's shared-memory object: the room maps an
 /// object under `/dev/shm`, and so does every helper.
 pub fn shared_memory(c: &Context, room: &dyn UnderTest) -> Outcome {
-    let _peers = room_with_helpers(c, room)?;
+    let (_peers, helpers) = room_with_clients(c, room)?;
     let pid = room.pid();
-    let helpers = children(pid);
     c.step("look at the mappings of the room and its helpers (/proc/PID/maps)");
     let ring = shm_objects(pid).map_err(proc_error)?;
     if ring.is_empty() {
@@ -601,15 +620,13 @@ pub fn after_end(before: &BeforeEnd) -> Outcome {
         .iter()
         .filter(|object| fs::exists(object).unwrap_or(true))
         .collect();
-    if before.shm.is_empty() || !left.is_empty() {
+    // A room that maps none has none to remove: room/shared-memory is the
+    // check that it maps one.
+    if !left.is_empty() {
         return Err(Failure {
             summary: "the room exited and left its shared memory in /dev/shm".into(),
             expected: Some(format!("{:?} removed (shm_unlink)", before.shm)),
-            seen: Some(if before.shm.is_empty() {
-                "the room mapped no /dev/shm object to remove".to_owned()
-            } else {
-                format!("still there: {left:?}")
-            }),
+            seen: Some(format!("still there: {left:?}")),
             ..Failure::default()
         });
     }
@@ -765,7 +782,9 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     if left_after < STUCK_AFTER {
         return Err(Failure {
             summary: "R was disconnected before its helper had been stuck long enough".into(),
-            expected: Some(format!("R's leave at least {STUCK_AFTER:?} after the ring filled")),
+            expected: Some(format!(
+                "R's leave at least {STUCK_AFTER:?} after the ring filled"
+            )),
             seen: Some(format!("after {left_after:?}")),
             ..Failure::default()
         });
@@ -851,10 +870,16 @@ pub fn waits_in_select(c: &Context, pid: u32) -> Outcome {
     c.step("the client waits: look at it in /proc (syscall, fd)");
     let calls = select_calls();
     let mut last = None;
-    if !eventually(c.until(), || {
+    let waits = eventually(c.until(), || {
         last = blocked_in(pid);
-        last.is_some_and(|n| calls.contains(&n))
-    }) {
+        last.is_some_and(|n| calls.contains(&n)) || procfs::has_exited(pid)
+    });
+    if procfs::has_exited(pid) {
+        return Err(Failure::new(
+            "the client exited instead of waiting (see its output below)",
+        ));
+    }
+    if !waits {
         return Err(Failure {
             summary: "the idle client does not wait in select".into(),
             expected: Some(format!(
