@@ -1,0 +1,227 @@
+//! `grader --lab room`: the self-check (the solution scores 100, the
+//! generated skeleton 0, every check failing on evidence rather than a
+//! deadline) and the fixtures of `tests/fixtures_room/` (a Python room and
+//! select-client, and variants that each lose exactly their check).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::thread;
+use std::time::Instant;
+
+use grader::catalog::ROOM_CHECKS;
+use grader::model::Part;
+
+fn kit_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the grader is in the kit's folder")
+        .to_path_buf()
+}
+
+fn explain(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `grader --lab room ARGS --format json`; the output and its report.
+fn grade(args: &[&str], target_dir: Option<&Path>) -> (Output, serde_json::Value) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_grader"));
+    command
+        .args(["--lab", "room"])
+        .args(args)
+        .args(["--format", "json"]);
+    if let Some(target_dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let output = command.output().expect("run the grader");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (output, report)
+}
+
+/// The names of the checks that did not pass in a JSON report.
+fn failed(report: &serde_json::Value) -> BTreeSet<String> {
+    report["tests"]
+        .as_array()
+        .map(|tests| {
+            tests
+                .iter()
+                .filter(|test| test["status"] != "passed")
+                .map(|test| test["name"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_solution_scores_100_in_lab_2() {
+    let _quiet = quiet();
+    let started = Instant::now();
+    let solution = kit_root().join("solution");
+    let (output, report) = grade(&["--dir", solution.to_str().expect("UTF-8")], None);
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    assert_eq!(report["max_score"], 100, "{report}");
+    assert_eq!(report["score"], 100, "{report}");
+    eprintln!(
+        "lab 2: the solution was graded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn a_fresh_skeleton_scores_0_in_lab_2_and_every_check_fails_without_waiting() {
+    let _quiet = quiet();
+    let root = kit_root();
+    let skeleton =
+        std::env::temp_dir().join(format!("grader-room-self-check-{}", std::process::id()));
+    let generated = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--package", "skeleton", "--", "--out"])
+        .arg(&skeleton)
+        .current_dir(&root)
+        .output()
+        .expect("run the skeleton generator");
+    assert!(generated.status.success(), "{}", explain(&generated));
+    // Built in a target folder of its own, kept between runs.
+    let target = root.join("target").join("room-self-check");
+    let (output, report) = grade(&["--dir", skeleton.to_str().expect("UTF-8")], Some(&target));
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    assert_eq!(report["score"], 0, "{report}");
+    assert_eq!(report["max_score"], 100, "{report}");
+    let tests = report["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), ROOM_CHECKS.len(), "{report}");
+    for test in tests {
+        let name = test["name"].as_str().unwrap_or("?");
+        assert_eq!(test["status"], "failed", "{name} passed on the skeleton");
+        // One step's deadline is 5 s: a check that took that long waited for
+        // something instead of seeing the skeleton fail.
+        let seconds = test["extra_data"]["seconds"].as_f64().expect("seconds");
+        assert!(
+            seconds < 4.5,
+            "{name} took {seconds} s to fail on the skeleton"
+        );
+    }
+    std::fs::remove_dir_all(&skeleton).expect("remove the generated skeleton");
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_room")
+}
+
+/// The mechanism checks a room fixture is graded on: those a room correct
+/// for the mechanisms alone (no flow control, no ring bookkeeping) passes.
+const ROOM_MECHANISMS: &[&str] = &[
+    "room/helpers",
+    "room/descriptors",
+    "room/reap",
+    "room/self-pipe",
+    "room/shared-memory",
+    "room/idle",
+    "room/sigterm",
+];
+
+/// How many graders run at once: one. The idle check's margin (0.5 s) is
+/// for a machine that is not overloaded, and a Python room's helpers start
+/// slowly on a busy one.
+const PARALLEL: usize = 1;
+
+/// Held by each test of this file for its whole run: gradings with timing
+/// checks run one at a time, never beside each other.
+static QUIET: Mutex<()> = Mutex::new(());
+
+fn quiet() -> std::sync::MutexGuard<'static, ()> {
+    QUIET.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Grades one fixture; the checks it failed, or why it was not graded.
+fn failed_checks(fixture: &str, kind: &str) -> Result<BTreeSet<String>, String> {
+    let path = fixtures().join(fixture);
+    let path = path.to_str().expect("UTF-8").to_owned();
+    let mut args: Vec<String> = Vec::new();
+    match kind {
+        "room" => {
+            // One check at a time: a Python helper starts slowly beside
+            // six other checks' helpers, and the idle check's room gives
+            // A's helper 1 s to pass on A's first line.
+            args.extend([
+                "--server".to_owned(),
+                path,
+                "--jobs".to_owned(),
+                "1".to_owned(),
+            ]);
+            for check in ROOM_MECHANISMS {
+                args.extend(["--check".to_owned(), (*check).to_owned()]);
+            }
+        }
+        "select-client" => args.extend(["--client".to_owned(), path]),
+        other => return Err(format!("{fixture}: no kind {other}")),
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (output, report) = grade(&args, None);
+    if report.is_null() {
+        return Err(format!("{fixture}: not graded\n{}", explain(&output)));
+    }
+    let graded = report["tests"].as_array().map_or(0, Vec::len);
+    let expected = match kind {
+        "room" => ROOM_MECHANISMS.len(),
+        _ => ROOM_CHECKS
+            .iter()
+            .filter(|check| check.part == Part::SelectClient)
+            .count(),
+    };
+    if graded != expected {
+        return Err(format!(
+            "{fixture}: {graded} checks graded, not {expected}\n{report}"
+        ));
+    }
+    Ok(failed(&report))
+}
+
+#[test]
+fn each_broken_room_or_select_client_loses_exactly_its_check() {
+    let _quiet = quiet();
+    let text = std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json");
+    let expected: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).expect("expected.json is JSON");
+    let work: Mutex<Vec<(String, serde_json::Value)>> = Mutex::new(expected.into_iter().collect());
+    let problems: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..PARALLEL {
+            scope.spawn(|| {
+                loop {
+                    let Some((fixture, entry)) = work.lock().expect("lock").pop() else {
+                        return;
+                    };
+                    let kind = entry["kind"].as_str().unwrap_or("?");
+                    let wanted: BTreeSet<String> = entry["fails"]
+                        .as_array()
+                        .expect("a list of checks")
+                        .iter()
+                        .map(|name| name.as_str().expect("a name").to_owned())
+                        .collect();
+                    for name in &wanted {
+                        assert!(
+                            grader::catalog::Lab::of_check(name)
+                                == Some(grader::catalog::Lab::Room),
+                            "{fixture}: {name} is not a check of lab 2"
+                        );
+                    }
+                    match failed_checks(&fixture, kind) {
+                        Ok(got) if got == wanted => {}
+                        Ok(got) => problems.lock().expect("lock").push(format!(
+                            "{fixture}: failed {got:?}, expected {wanted:?} ({})",
+                            entry["why"]
+                        )),
+                        Err(why) => problems.lock().expect("lock").push(why),
+                    }
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().expect("lock");
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
