@@ -14,9 +14,10 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
 
 use skeleton::markers;
+
+use crate::util;
 
 /// Names a block may use without its TODO naming them: the language's and
 /// std's everyday vocabulary, which says nothing about the lab.
@@ -44,7 +45,7 @@ const SAID_AS: &[(&str, &str)] = &[("eprintln", "log")];
 
 #[test]
 fn every_todo_asks_for_what_its_block_does() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../solution/src");
+    let src = util::kit().join("solution/src");
     let mut unasked = Vec::new();
     let mut blocks = 0;
     for entry in fs::read_dir(&src).expect("read solution/src") {
