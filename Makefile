@@ -45,7 +45,7 @@ test: lint skeleton-check
 
 ## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the users chatgrader-it and chatgrader-it2)
 test-integrity:
-	$(CARGO) test --package grader --test integrity -- --ignored --nocapture --test-threads=1
+	$(CARGO) test --package grader --test integration -- --ignored --nocapture --test-threads=1 integrity::
 
 ## lint: formatting and clippy, warnings as errors
 lint:
@@ -54,11 +54,11 @@ lint:
 
 ## flake: grade the solution 50 times with every core busy (RUNS=N for another count); any failure is a flaky check
 flake:
-	$(CARGO) test --package grader --test flake -- --ignored --nocapture flake
+	$(CARGO) test --package grader --test integration -- --ignored --nocapture --exact flake::flake
 
 ## bench-grader: how long grading one submission takes, wall and CPU
 bench-grader:
-	$(CARGO) test --package grader --test flake -- --ignored --nocapture grading_time
+	$(CARGO) test --package grader --test integration -- --ignored --nocapture --exact flake::grading_time
 
 ## bench: measure the reference server against other servers (grader bench, release build) into grader/BENCH.md (a few minutes)
 .PHONY: bench
