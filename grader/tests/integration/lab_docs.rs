@@ -27,15 +27,11 @@ use grader::model::Part;
 
 use crate::util::{self, GRADER, Run, copy_dir, make_old, read, skeleton};
 
-fn kit_root() -> &'static Path {
-    util::kit()
-}
-
 /// This file, as the kit names it (`grader/tests/integration/lab_docs.rs`).
 const THIS_FILE: &str = file!();
 
 fn lab_text() -> String {
-    read(&kit_root().join("lab-docs/README.md"))
+    read(&util::kit().join("lab-docs/README.md"))
 }
 
 /// This module's scratch folder, under the kit's target/ so that builds in
@@ -319,7 +315,7 @@ fn every_todo_of_the_skeleton_has_its_step_in_the_lab_text_in_order() {
     let numbers: Vec<u32> = todos.iter().map(|todo| todo.number).collect();
     assert!(!numbers.is_empty(), "no TODO found in the skeleton");
     // The skeleton and the solution agree (the generator keeps the comments).
-    let solution_numbers: Vec<u32> = code_todos(&kit_root().join("solution"))
+    let solution_numbers: Vec<u32> = code_todos(&util::kit().join("solution"))
         .iter()
         .map(|todo| todo.number)
         .collect();
@@ -384,7 +380,7 @@ const TODO_MEANINGS: &[(u32, &str, &str)] = &[
 
 /// The files that name TODOs by number, relative to the kit.
 fn mention_files() -> Vec<PathBuf> {
-    let root = kit_root();
+    let root = util::kit();
     let mut files = vec![
         root.join("README.md"),
         root.join("skeleton/README.md"),
@@ -399,7 +395,7 @@ fn mention_files() -> Vec<PathBuf> {
 
 /// The path of `path` in the kit, as a failure names it.
 fn in_kit(path: &Path) -> String {
-    path.strip_prefix(kit_root())
+    path.strip_prefix(util::kit())
         .unwrap_or(path)
         .display()
         .to_string()
@@ -421,7 +417,7 @@ fn mentions_in(path: &Path) -> Vec<Mention> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
     };
-    let source = path.starts_with(kit_root().join("solution/src"));
+    let source = path.starts_with(util::kit().join("solution/src"));
     todo_mentions(&text)
         .into_iter()
         .filter_map(|(at, written, numbers)| {
@@ -446,7 +442,7 @@ fn mentions_in(path: &Path) -> Vec<Mention> {
 
 #[test]
 fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
-    let todos = code_todos(&kit_root().join("solution"));
+    let todos = code_todos(&util::kit().join("solution"));
     let now: BTreeMap<u32, (&str, &str)> = todos
         .iter()
         .map(|todo| (todo.number, (todo.function.as_str(), todo.words.as_str())))
@@ -563,7 +559,7 @@ fn todo_references_are_read_in_every_form_the_text_uses() {
 #[test]
 fn every_stub_stops_at_its_own_todo() {
     let mut files = Vec::new();
-    rust_files(&kit_root().join("solution/src"), &mut files);
+    rust_files(&util::kit().join("solution/src"), &mut files);
     let mut wrong = Vec::new();
     for path in files {
         let text = read(&path);
@@ -634,7 +630,7 @@ fn doc_files() -> Vec<PathBuf> {
         }
     }
     let mut files = Vec::new();
-    walk(&kit_root().join("lab-docs"), &mut files);
+    walk(&util::kit().join("lab-docs"), &mut files);
     files.sort();
     files
 }
@@ -741,7 +737,7 @@ fn todos_of_checks(text: &str) -> BTreeMap<String, BTreeSet<u32>> {
 /// The line (1-based) of `grader/src/catalog.rs` that gives `field` of the
 /// check `name`.
 fn catalog_line(name: &str, field: &str) -> usize {
-    let source = read(&kit_root().join("grader/src/catalog.rs"));
+    let source = read(&util::kit().join("grader/src/catalog.rs"));
     let lines: Vec<&str> = source.lines().collect();
     let start = lines
         .iter()
@@ -890,7 +886,7 @@ const PART_FILES: [(&str, &str); 3] = [
 /// The TODO numbers of each file of [`PART_FILES`], from the code.
 fn todos_by_file() -> BTreeMap<String, BTreeSet<u32>> {
     let mut files: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    for todo in code_todos(&kit_root().join("solution")) {
+    for todo in code_todos(&util::kit().join("solution")) {
         files.entry(todo.file).or_default().insert(todo.number);
     }
     let known: BTreeSet<&str> = PART_FILES.iter().map(|(_, file)| *file).collect();
@@ -962,10 +958,10 @@ fn every_range_of_todos_given_for_a_part_or_a_file_is_its_todos() {
 /// report.
 fn count_files() -> Vec<PathBuf> {
     let mut files = vec![
-        kit_root().join("README.md"),
-        kit_root().join("skeleton/README.md"),
-        kit_root().join("skeleton/STUDENT_README.md"),
-        kit_root().join("grader/tests/fixtures/README.md"),
+        util::kit().join("README.md"),
+        util::kit().join("skeleton/README.md"),
+        util::kit().join("skeleton/STUDENT_README.md"),
+        util::kit().join("grader/tests/fixtures/README.md"),
     ];
     files.extend(doc_files());
     files
@@ -992,7 +988,7 @@ fn counts_before(line: &str, word: &str) -> Vec<u32> {
 
 #[test]
 fn the_counts_of_todos_and_checks_are_the_codes() {
-    let todos = code_todos(&kit_root().join("solution")).len();
+    let todos = code_todos(&util::kit().join("solution")).len();
     let mut wrong = Vec::new();
     for path in count_files() {
         let Ok(text) = fs::read_to_string(&path) else {
@@ -1225,7 +1221,7 @@ fn rust_versions(line: &str) -> Vec<String> {
 
 #[test]
 fn the_rust_the_docs_ask_for_is_the_workspaces_rust_version() {
-    let manifest = read(&kit_root().join("Cargo.toml"));
+    let manifest = read(&util::kit().join("Cargo.toml"));
     let version = manifest
         .lines()
         .find_map(|line| line.trim().strip_prefix("rust-version = "))
@@ -1549,7 +1545,7 @@ fn link_targets(text: &str) -> Vec<String> {
 
 #[test]
 fn links_between_the_docs_point_at_files_and_headings_that_exist() {
-    let docs = kit_root().join("lab-docs");
+    let docs = util::kit().join("lab-docs");
     let pages = ["README.md", "protocol.md", "instructors.md"];
     let mut checked = 0;
     for page in pages {
@@ -1582,7 +1578,7 @@ fn links_between_the_docs_point_at_files_and_headings_that_exist() {
     }
     assert!(checked >= 20, "only {checked} links checked");
 
-    let root = read(&kit_root().join("README.md"));
+    let root = read(&util::kit().join("README.md"));
     for page in pages {
         assert!(
             root.contains(&format!("(lab-docs/{page})")),
@@ -1637,7 +1633,7 @@ fn the_pictures_are_mermaid_diagrams_of_known_kinds() {
 
 /// The targets of the kit's `Makefile`.
 fn make_targets() -> BTreeSet<String> {
-    read(&kit_root().join("Makefile"))
+    read(&util::kit().join("Makefile"))
         .lines()
         .filter_map(|line| {
             let (target, _) = line.split_once(':')?;
@@ -1718,7 +1714,7 @@ fn inline_code(text: &str) -> Vec<String> {
 #[test]
 fn the_lab_texts_commands_have_their_form_for_the_crate_alone() {
     let text = lab_text();
-    let path = kit_root().join("lab-docs/README.md");
+    let path = util::kit().join("lab-docs/README.md");
     let commands = command_lines(&path, &text);
     let kit_commands = make_commands(&text, &commands);
     assert!(
@@ -1838,7 +1834,7 @@ fn make_and_table_rows_are_read_as_written() {
 // The instructors' guide, held to the tool
 
 fn guide() -> String {
-    read(&kit_root().join("lab-docs/instructors.md"))
+    read(&util::kit().join("lab-docs/instructors.md"))
 }
 
 /// What this test does with a command of the guide's shell blocks.
@@ -2093,7 +2089,7 @@ fn every_command_of_the_guide_is_run_or_said_why_not() {
             ));
         }
     }
-    let source = read(&kit_root().join(THIS_FILE));
+    let source = read(&util::kit().join(THIS_FILE));
     for (listed, how) in GUIDE_COMMANDS {
         match how {
             How::By(test) if !source.contains(&format!("#[test]\nfn {test}()")) => wrong.push(
@@ -2153,9 +2149,9 @@ fn guide_kit() -> PathBuf {
         "skeleton",
         "grader",
     ] {
-        std::os::unix::fs::symlink(kit_root().join(name), kit.join(name)).expect("link the kit");
+        std::os::unix::fs::symlink(util::kit().join(name), kit.join(name)).expect("link the kit");
     }
-    copy_dir(&kit_root().join("lab-docs"), &kit.join("lab-docs"));
+    copy_dir(&util::kit().join("lab-docs"), &kit.join("lab-docs"));
     for build in ["debug", "release"] {
         fs::create_dir_all(kit.join("target").join(build)).expect("make target/");
         std::os::unix::fs::symlink(GRADER, kit.join("target").join(build).join("grader"))
@@ -2495,7 +2491,7 @@ fn machine_paths(text: &str) -> Vec<String> {
 #[test]
 fn the_docs_show_no_path_of_the_machine_they_were_made_on() {
     let mut files = doc_files();
-    files.push(kit_root().join("skeleton/STUDENT_README.md"));
+    files.push(util::kit().join("skeleton/STUDENT_README.md"));
     let mut checked = 0;
     for path in files {
         let Ok(text) = fs::read_to_string(&path) else {
@@ -2544,9 +2540,9 @@ fn run_autograder(root: &Path, grader: &Path) -> serde_json::Value {
     let _one_at_a_time = util::one_grading_at_a_time();
     Run::new(
         Command::new("bash")
-            .arg(kit_root().join("lab-docs/ci/gradescope/run_autograder"))
+            .arg(util::kit().join("lab-docs/ci/gradescope/run_autograder"))
             .env("AUTOGRADER_ROOT", root)
-            .env("KIT_DIR", kit_root())
+            .env("KIT_DIR", util::kit())
             .env("GRADER", grader)
             .env("SKELETON_DIR", skeleton())
             .env("CARGO_TARGET_DIR", scratch().join("build")),
@@ -2600,7 +2596,7 @@ fn gradescope_gives_the_skeleton_zero_and_the_solution_full_marks() {
     let root = fake_autograder("solution");
     let crate_dir = root.join("submission");
     copy_dir(skeleton(), &crate_dir);
-    copy_dir(&kit_root().join("solution/src"), &crate_dir.join("src"));
+    copy_dir(&util::kit().join("solution/src"), &crate_dir.join("src"));
     make_old(&crate_dir);
     let results = run_autograder(&root, Path::new(GRADER));
     assert_graded(&results, max_score());
@@ -2611,7 +2607,7 @@ fn gradescope_grades_the_files_with_todos_alone_in_the_skeleton() {
     let root = fake_autograder("files");
     for file in ["w_epoll.rs", "client.rs", "server.rs"] {
         fs::copy(
-            kit_root().join("solution/src").join(file),
+            util::kit().join("solution/src").join(file),
             root.join("submission").join(file),
         )
         .expect("copy a file");
@@ -2739,7 +2735,7 @@ fn assert_classroom_structure(workflow: &serde_json::Value, ids: &[String]) {
 
 #[test]
 fn the_classroom_workflow_has_one_step_per_part_worth_its_points() {
-    let path = kit_root().join("lab-docs/ci/github-classroom/classroom.yml");
+    let path = util::kit().join("lab-docs/ci/github-classroom/classroom.yml");
     let text = read(&path);
     let steps = classroom_steps(&text);
     let mut expected = Vec::new();
@@ -2767,7 +2763,7 @@ fn the_classroom_workflow_has_one_step_per_part_worth_its_points() {
 
 #[test]
 fn the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader() {
-    let dir = kit_root().join("lab-docs/ci/github-classroom");
+    let dir = util::kit().join("lab-docs/ci/github-classroom");
     let output = Run::new(
         Command::new("bash")
             .arg(dir.join("make-per-check-workflow.sh"))
@@ -2802,7 +2798,7 @@ fn the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader() {
 
 #[test]
 fn the_gitlab_job_reports_junit_and_fails_when_a_check_fails() {
-    let path = kit_root().join("lab-docs/ci/gitlab/.gitlab-ci.yml");
+    let path = util::kit().join("lab-docs/ci/gitlab/.gitlab-ci.yml");
     let text = read(&path);
     let command = "grader --dir . --format junit --out grader-report.xml";
     let script_line = text
