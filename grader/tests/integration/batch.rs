@@ -52,7 +52,7 @@ fn a_folder_of_submissions_becomes_a_gradebook() {
     fs::create_dir_all(submissions.join("carol")).expect("create a folder");
 
     let reports = work.join("grades");
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     let stdout = grader(
         &[
             "batch".as_ref(),

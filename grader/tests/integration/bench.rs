@@ -16,6 +16,7 @@ fn bench_fixture(name: &str) -> PathBuf {
 fn bench(args: &[&str], limit: Duration) -> Run {
     let mut command = util::grader();
     command.arg("bench").args(args);
+    let _heavy = util::one_heavy_test_at_a_time();
     Run::within(command, limit)
 }
 

@@ -25,6 +25,7 @@ fn marker(test: &str) -> String {
 
 /// Grades `server` on one check, as JSON: the run and its report.
 fn grade_one_check(server: &Path, marker: &str) -> (Run, serde_json::Value) {
+    let _heavy = util::one_heavy_test_at_a_time();
     let run = Run::new(
         util::grader()
             .arg("--server")
@@ -108,6 +109,7 @@ fn a_server_that_floods_its_output_is_stopped_and_its_transcript_capped() {
 fn a_daemon_left_by_the_submission_is_gone_before_the_report_is_written() {
     let marker = marker("report");
     let out = std::env::temp_dir().join(format!("{marker}.json"));
+    let _heavy = util::one_heavy_test_at_a_time();
     Run::new(
         util::grader()
             .arg("--server")
@@ -154,6 +156,7 @@ fn ctrl_c_of_the_grader_stops_every_process_it_started() {
     let path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("a path");
     // SAFETY: `path` is a valid NUL-terminated string.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let _heavy = util::one_heavy_test_at_a_time();
 
     let grader = util::grader()
         .arg("--server")

@@ -154,7 +154,7 @@ fn every_entry_of_expected_json_is_well_formed() {
 
 #[test]
 fn every_fixture_fails_exactly_the_checks_of_its_defect() {
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     let expected: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&util::read(&fixtures().join("expected.json"))).expect("valid JSON");
     let queue = Mutex::new(expected.iter().collect::<Vec<_>>());

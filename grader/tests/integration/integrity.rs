@@ -109,7 +109,7 @@ fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing()
     fs::write(crate_dir.join("src/w_epoll.rs"), forged_wrapper(&crate_dir))
         .expect("write the forged wrapper");
     let out = work.join("forger.json");
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     Run::new(
         util::grader()
             .arg("--dir")
@@ -157,7 +157,7 @@ fn a_batch_survives_a_submission_that_kills_its_grader_and_leaves_a_daemon() {
         .expect("copy a solution file");
     }
     let reports = work.join("reports");
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     let batch = Run::new(
         util::grader()
             .arg("batch")

@@ -2191,7 +2191,7 @@ fn is_installed(program: &str) -> bool {
 fn the_guides_commands_work_as_written() {
     let guide = guide();
     let kit = guide_kit();
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     let mut wrong = Vec::new();
     let mut ran = 0;
     for (number, block) in shell_blocks(&guide).into_iter().enumerate() {
@@ -2537,7 +2537,7 @@ fn fake_autograder(case: &str) -> PathBuf {
 
 /// Runs the Gradescope script in the fake tree; returns its results.json.
 fn run_autograder(root: &Path, grader: &Path) -> serde_json::Value {
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     Run::new(
         Command::new("bash")
             .arg(util::kit().join("lab-docs/ci/gradescope/run_autograder"))

@@ -4,8 +4,9 @@
 //! explains its failure, scratch folders) is made once, in [`util`].
 //!
 //! `cargo test -p grader --test integration MODULE::` runs one module, e.g.
-//! `lab_docs::`. Tests that grade whole submissions take turns
-//! ([`util::one_grading_at_a_time`]); the quick ones run beside them.
+//! `lab_docs::`. Tests that load the machine (whole gradings, floods) take
+//! turns ([`util::one_heavy_test_at_a_time`]); the quick ones run beside
+//! them.
 //!
 //! Not part of an ordinary run (`#[ignore]`), each with its `make` target:
 //!

@@ -627,7 +627,7 @@ fn judge(mistake: &Mistake, graded: &Graded) -> Vec<String> {
 
 #[test]
 fn each_mistake_fails_the_check_that_names_its_cause() {
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     let started = Instant::now();
     let only = std::env::var("MISTAKES").unwrap_or_default();
     for name in only.split(',').filter(|name| !name.is_empty()) {

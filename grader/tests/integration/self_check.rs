@@ -15,7 +15,7 @@ fn grade(args: &[&str], dir: &Path, target_dir: Option<&Path>) -> Run {
     if let Some(target_dir) = target_dir {
         command.env("CARGO_TARGET_DIR", target_dir);
     }
-    let _one_at_a_time = util::one_grading_at_a_time();
+    let _heavy = util::one_heavy_test_at_a_time();
     Run::new(&mut command)
 }
 

@@ -19,6 +19,7 @@ fn the_reference_server_passes_the_quick_cases_with_figures() {
     .expect("write the wrapper");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("make it executable");
+    let _heavy = util::one_heavy_test_at_a_time();
     let run = soak(&[
         "--server",
         script.to_str().expect("a UTF-8 path"),

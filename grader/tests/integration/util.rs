@@ -1,7 +1,7 @@
 //! What the modules share, written once: where the kit is, the grader under
 //! test, [`Run`] (a command that explains itself when it fails), the
 //! students' crate generated once per run, scratch folders, and the lock
-//! that keeps whole gradings from overlapping.
+//! that keeps the tests that load the machine from overlapping.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,14 +120,17 @@ impl Run {
     }
 }
 
-/// Whole gradings, one at a time: each runs several checks at once (some
-/// run several graders), and in one test binary two of them would share
-/// the machine, so that the checks' deadlines would measure the other
-/// test's load instead of the submission. Quick tests run beside them.
-pub fn one_grading_at_a_time() -> MutexGuard<'static, ()> {
-    static GRADING: Mutex<()> = Mutex::new(());
-    // A test that failed while grading says so itself; the next may go on.
-    GRADING.lock().unwrap_or_else(|err| err.into_inner())
+/// Tests that load the machine take turns: whole gradings (each runs
+/// several checks at once, some tests several graders), and the floods of
+/// `grader bench`, `grader soak` and the hostile submissions. In one test
+/// binary two of them would otherwise run at once, where they used to run
+/// one binary after another, and the checks' deadlines would measure the
+/// other test's load instead of the submission. Quick tests run beside
+/// them.
+pub fn one_heavy_test_at_a_time() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    // A test that failed while holding it says so itself; the next may go on.
+    HEAVY.lock().unwrap_or_else(|err| err.into_inner())
 }
 
 /// The skeleton generator, built once per run into the build folder this
