@@ -40,8 +40,13 @@ skeleton-check: support
 	$(CARGO) test --no-run --manifest-path support/Cargo.toml
 
 ## test: the quality gate, the skeleton, then every test (what CI runs)
+# Doctests in a cargo run of their own: the grader's self-check grades
+# solution/ in place, and its build cleans the `chat` package when another
+# crate was built there last, which removes the library the doctests of the
+# same cargo run would link against. A new run rebuilds it.
 test: lint skeleton-check
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
 
 ## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the users chatgrader-it and chatgrader-it2)
 test-integrity:
