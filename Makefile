@@ -40,12 +40,17 @@ skeleton-check: support
 	$(CARGO) test --no-run --manifest-path support/Cargo.toml
 
 ## test: the quality gate, the skeleton, then every test (what CI runs)
+# Doctests in a cargo run of their own: the grader's self-check grades
+# solution/ in place, and its build cleans the `chat` package when another
+# crate was built there last, which removes the library the doctests of the
+# same cargo run would link against. A new run rebuilds it.
 test: lint skeleton-check
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
 
 ## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the users chatgrader-it and chatgrader-it2)
 test-integrity:
-	$(CARGO) test --package grader --test integrity -- --ignored --nocapture --test-threads=1
+	$(CARGO) test --package grader --test integration -- --ignored --nocapture --test-threads=1 integrity::
 
 ## lint: formatting and clippy, warnings as errors
 lint:
@@ -54,11 +59,11 @@ lint:
 
 ## flake: grade the solution 50 times with every core busy (RUNS=N for another count); any failure is a flaky check
 flake:
-	$(CARGO) test --package grader --test flake -- --ignored --nocapture flake
+	$(CARGO) test --package grader --test integration -- --ignored --nocapture --exact flake::flake
 
 ## bench-grader: how long grading one submission takes, wall and CPU
 bench-grader:
-	$(CARGO) test --package grader --test flake -- --ignored --nocapture grading_time
+	$(CARGO) test --package grader --test integration -- --ignored --nocapture --exact flake::grading_time
 
 ## bench: measure the reference server against other servers (grader bench, release build) into grader/BENCH.md (a few minutes)
 .PHONY: bench

@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use harness::process::{self, Feeder};
 use harness::rules::UnderTest;
+use harness::rules::client::ClientUnderTest;
+use harness::show::show;
 use harness::{Failure, Inbox};
 
 use crate::context::{CheckContext, Outcome, lock};
@@ -120,7 +122,7 @@ impl CheckContext {
     }
 
     /// Starts a program with pipes for its standard streams, contained.
-    pub fn piped(&self, command: Command, name: &str) -> Result<Piped, Failure> {
+    pub fn piped(&self, command: Command, name: &str) -> Result<Piped<'_>, Failure> {
         self.piped_with_input(command, name, Stdio::piped())
     }
 
@@ -131,7 +133,7 @@ impl CheckContext {
         mut command: Command,
         name: &str,
         input: Stdio,
-    ) -> Result<Piped, Failure> {
+    ) -> Result<Piped<'_>, Failure> {
         submission_env(&mut command);
         command
             .stdin(input)
@@ -145,6 +147,8 @@ impl CheckContext {
         let stdout = child.stdout.take().expect("stdout was piped");
         let stderr = child.stderr.take().expect("stderr was piped");
         Ok(Piped {
+            check: self,
+            name: name.to_owned(),
             input: stdin.map(Feeder::spawn),
             stdout: self.watch(format!("{name}'s stdout"), stdout),
             stderr: self.watch(format!("{name}'s stderr"), stderr),
@@ -220,29 +224,55 @@ impl UnderTest for Server {
 
 /// A program whose standard streams are pipes.
 #[derive(Debug)]
-pub struct Piped {
+pub struct Piped<'s> {
+    check: &'s CheckContext,
+    name: String,
     pub process: Contained,
     input: Option<Feeder>,
     pub stdout: Inbox,
     pub stderr: Inbox,
 }
 
-impl Piped {
-    /// Writes to its standard input, waiting at most until `until`.
-    pub fn write_stdin(&mut self, bytes: &[u8], until: Instant) -> io::Result<()> {
-        match &self.input {
-            Some(input) => input.write(bytes, until),
+/// The client's rules ([`harness::rules::client`]) write to its standard
+/// input and read its standard output.
+impl ClientUnderTest for Piped<'_> {
+    fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    fn input(&self) -> String {
+        format!("{}'s stdin", self.name)
+    }
+
+    fn type_in(&mut self, bytes: &[u8]) -> Outcome {
+        self.check
+            .step(format!("write to {}'s stdin: {}", self.name, show(bytes)));
+        self.type_quietly(bytes)
+    }
+
+    fn type_quietly(&mut self, bytes: &[u8]) -> Outcome {
+        let written = match &self.input {
+            Some(input) => input.write(bytes, self.check.until()),
             None => Err(io::Error::other("standard input is closed")),
-        }
+        };
+        written.map_err(|err| {
+            self.check
+                .fail(format!("writing to {}'s stdin failed: {err}", self.name))
+        })
     }
 
     /// Closes its standard input: the end of input.
-    pub fn close_stdin(&mut self) {
+    fn end_input(&mut self) -> Outcome {
+        self.check.step(format!("close {}'s stdin", self.name));
         self.input = None;
+        Ok(())
     }
 
-    /// Waits for it to exit.
-    pub fn wait_exit(&mut self, until: Instant) -> Option<ExitStatus> {
+    fn output(&self) -> &Inbox {
+        &self.stdout
+    }
+
+    fn wait_exit(&mut self, until: Instant) -> Option<ExitStatus> {
         self.process.wait_exit(until)
     }
 }

@@ -31,11 +31,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
 
 use crate::model::Failure;
 use crate::sandbox::{Contained, Group, Limits};
 use harness::process::Feeder;
+use harness::rules::client::ClientUnderTest;
 
 use crate::context::{CheckContext, Outcome};
 use harness::{Inbox, show};
@@ -46,6 +48,9 @@ pub struct Terminal<'s> {
     name: String,
     process: Contained,
     keyboard: Feeder,
+    /// Whether what was typed so far ends with a newline: where Ctrl-D
+    /// ends the input.
+    at_line_start: bool,
     /// What the program wrote to its terminal.
     pub screen: Inbox,
 }
@@ -97,45 +102,14 @@ impl<'s> Terminal<'s> {
             name: name.to_owned(),
             process,
             keyboard,
+            at_line_start: true,
             screen,
         })
     }
 
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// The process on the terminal.
-    pub fn process(&self) -> &Contained {
-        &self.process
-    }
-
     /// Types `line` and Enter.
     pub fn type_line(&mut self, line: &str) -> Outcome {
-        let typed = format!("{line}\n");
-        self.session.step(format!(
-            "type into {}: {}",
-            self.name,
-            show(typed.as_bytes())
-        ));
-        self.type_quietly(typed.as_bytes())
-    }
-
-    /// Types `bytes` without recording a step (a check records one step for
-    /// a whole paste).
-    pub fn type_quietly(&mut self, bytes: &[u8]) -> Outcome {
-        self.keyboard
-            .write(bytes, self.session.until())
-            .map_err(|err| {
-                self.session
-                    .fail(format!("typing into {} failed: {err}", self.name))
-            })
-    }
-
-    /// Presses Ctrl-D at the start of a line: the end of input.
-    pub fn ctrl_d(&mut self) -> Outcome {
-        self.session.step(format!("press Ctrl-D in {}", self.name));
-        self.type_quietly(&[4])
+        self.type_in(format!("{line}\n").as_bytes())
     }
 
     /// Waits for the next chat line on the screen (banners and prompts
@@ -152,6 +126,64 @@ impl<'s> Terminal<'s> {
         harness::process::expect_exit_status(&self.name, status, code)
     }
 }
+
+/// The client's rules ([`harness::rules::client`]) type on the terminal
+/// and read its screen.
+impl ClientUnderTest for Terminal<'_> {
+    fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    fn input(&self) -> String {
+        format!("{}'s terminal", self.name)
+    }
+
+    fn type_in(&mut self, bytes: &[u8]) -> Outcome {
+        self.session
+            .step(format!("type into {}: {}", self.name, show(bytes)));
+        self.type_quietly(bytes)
+    }
+
+    fn type_quietly(&mut self, bytes: &[u8]) -> Outcome {
+        self.keyboard
+            .write(bytes, self.session.until())
+            .map_err(|err| {
+                self.session
+                    .fail(format!("typing into {} failed: {err}", self.name))
+            })?;
+        if let Some(&last) = bytes.last() {
+            self.at_line_start = last == b'\n';
+        }
+        Ok(())
+    }
+
+    /// Ctrl-D at the start of a line is the end of input; after an
+    /// unfinished line, the first one hands that line over.
+    fn end_input(&mut self) -> Outcome {
+        if self.at_line_start {
+            self.session.step(format!("press Ctrl-D in {}", self.name));
+            self.type_quietly(&[CTRL_D])
+        } else {
+            self.session.step(format!(
+                "press Ctrl-D twice in {} (the first hands over the unfinished line)",
+                self.name
+            ));
+            self.type_quietly(&[CTRL_D])?;
+            self.type_quietly(&[CTRL_D])
+        }
+    }
+
+    fn output(&self) -> &Inbox {
+        &self.screen
+    }
+
+    fn wait_exit(&mut self, until: Instant) -> Option<ExitStatus> {
+        self.process.wait_exit(until)
+    }
+}
+
+/// What Ctrl-D types: the terminal's end-of-file character (VEOF).
+const CTRL_D: u8 = 4;
 
 /// Opens a new pseudo-terminal with echo and output processing off; returns
 /// its master side and its other side (for the program).

@@ -18,6 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
 use harness::room as mechanisms;
+use harness::rules::client::ClientUnderTest;
 use harness::rules::{self, UnderTest};
 use harness::{Failure, procfs};
 

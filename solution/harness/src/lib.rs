@@ -2,8 +2,9 @@
 //! by its grader, so that a protocol rule is tested by one function.
 //!
 //! - [`rules`]: one scenario function per rule of the protocol, run against
-//!   a server listening on a port: what both the tests and the grader's
-//!   checks call.
+//!   a server listening on a port, and [`rules::client`]: one per rule of
+//!   the client, run against a client on a terminal or on pipes: what both
+//!   the tests and the grader's checks call.
 //! - [`Context`]: what one test runs in (deadlines, steps, transcripts);
 //!   [`Peer`] and [`FakeServer`]: raw TCP peers that log their steps in it;
 //!   [`Inbox`]: bytes that arrive, waited for with a deadline, never by

@@ -6,6 +6,10 @@
 //! Each starts from peers it connects itself, and proves an absence ("the
 //! sender does not get its own line back") with a barrier: something sent
 //! *later* arrives first. None of them sleeps.
+//!
+//! The client's rules are in [`client`].
+
+pub mod client;
 
 use std::io;
 use std::net::Ipv4Addr;

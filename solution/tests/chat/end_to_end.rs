@@ -1,6 +1,7 @@
 //! The real server and real clients together, as a person would use them.
 
 use harness::rules::UnderTest;
+use harness::rules::client::ClientUnderTest;
 use harness::show::show;
 use harness::{Failure, Peer};
 
@@ -19,14 +20,14 @@ fn two_clients_chat_through_the_server_and_see_it_close() -> Result<(), Failed> 
     let bob_tag = join_tag(&observer)?;
     alice.expect_chat_line(format!("{bob_tag} (connected)"))?;
 
-    alice.type_in("hi bob\n")?;
+    alice.type_in(b"hi bob\n")?;
     bob.expect_chat_line(format!("{alice_tag} hi bob"))?;
     observer.expect_line(format!("{alice_tag} hi bob"))?;
-    bob.type_in("hi alice\n")?;
+    bob.type_in(b"hi alice\n")?;
     alice.expect_chat_line(format!("{bob_tag} hi alice"))?;
     observer.expect_line(format!("{bob_tag} hi alice"))?;
 
-    bob.type_in("exit\n")?;
+    bob.type_in(b"exit\n")?;
     bob.expect_exit(0)?;
     alice.expect_chat_line(format!("{bob_tag} (disconnected)"))?;
     observer.expect_line(format!("{bob_tag} (disconnected)"))?;

@@ -157,16 +157,14 @@ thread_local! {
 
 /// Names the TODOs that the rest of the test exercises, so that a failure
 /// points at them ("Most likely at fault: ..."). Holds until the guard is
-/// dropped, at the end of the test, or until a later `suspect` replaces it.
-/// ([`Test::new`] does this for a test that returns `Result`.)
-#[must_use = "the hint holds while the guard lives: `let _todo = suspect(...)`"]
-pub fn suspect(todos: &'static str) -> Suspect {
+/// dropped, at the end of the test.
+fn suspect(todos: &'static str) -> Suspect {
     Suspect {
         previous: SUSPECT.with(|cell| cell.replace(Some(todos))),
     }
 }
 
-pub struct Suspect {
+struct Suspect {
     previous: Option<&'static str>,
 }
 
@@ -205,51 +203,6 @@ fn set_state(pid: u32, state: State) {
             watched.state = state;
         }
     });
-}
-
-/// Forgets a process (it is being killed and reaped, and no later failure
-/// of the test needs it); returns whether a failure already described it.
-pub fn forget(pid: u32) -> bool {
-    WATCHED.with(|cell| {
-        let mut watched = cell.borrow_mut();
-        match watched.iter().position(|w| w.pid == pid) {
-            Some(index) => watched.remove(index).reported,
-            None => false,
-        }
-    })
-}
-
-/// Why waiting for a program of the test is in vain, if it is: one of the
-/// processes the test started has exited. An abort condition for the
-/// harness's waits (`FakeServer::accept`, say).
-pub fn a_process_exited() -> Option<String> {
-    WATCHED.with(|cell| {
-        cell.borrow().iter().find_map(|watched| {
-            let how = match &watched.state {
-                State::Running => harness::process::peek_exit(watched.pid)?,
-                State::Exited(how) => how.clone(),
-                State::Stopped => return None,
-            };
-            Some(format!("{} exited ({how})", watched.what))
-        })
-    })
-}
-
-/// Panics with `message`, followed by what the processes of the test are
-/// doing and the TODO most likely at fault: for a test that panics instead
-/// of returning a [`Failed`].
-#[track_caller]
-pub fn fail(message: String) -> ! {
-    fail_after(message, false)
-}
-
-/// Like [`fail`], for a failure that hints that a process died (a
-/// connection or a pipe ended): first give a dying process a moment to
-/// finish, so that its exit status and last words are in the message.
-#[track_caller]
-pub fn fail_after(message: String, something_ended: bool) -> ! {
-    let processes = snapshots(something_ended);
-    panic!("{message}\n{}", describe(&processes, current_suspect()));
 }
 
 /// What follows a failure's own message, if process `pid` is watched and no

@@ -18,8 +18,6 @@
 mod client;
 mod end_to_end;
 mod failure;
-mod inbox;
-mod peer;
 mod procs;
 mod server;
 mod terminal;

@@ -3,15 +3,14 @@
 //! it ends. Each one's stderr goes to the failure messages (`failure`), its
 //! other output to an [`Inbox`] that the test waits on.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use harness::process::{self, Feeder};
 use harness::rules::UnderTest;
+use harness::rules::client::ClientUnderTest;
 use harness::show::show;
 use harness::{Context, Failure, Inbox, Outcome};
 
@@ -169,34 +168,6 @@ impl<'c> Client<'c> {
         })
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Writes `bytes` to the client's standard input, as a step.
-    pub fn type_in(&mut self, bytes: impl AsRef<[u8]>) -> Outcome {
-        let bytes = bytes.as_ref();
-        self.context
-            .step(format!("the client's stdin gets {}", show(bytes)));
-        self.type_quietly(bytes)
-    }
-
-    /// Writes `bytes` to the client's standard input, for a test that
-    /// describes it in a step of its own.
-    pub fn type_quietly(&mut self, bytes: &[u8]) -> Outcome {
-        let input = self.input.as_ref().expect("stdin is a pipe, still open");
-        input
-            .write(bytes, self.context.until())
-            .map_err(|err| Failure::new(format!("could not write to the client's stdin: {err}")))
-    }
-
-    /// Closes the client's standard input: the end of input.
-    pub fn close_stdin(&mut self) {
-        self.context
-            .step("close the client's stdin (the end of input)");
-        self.input = None;
-    }
-
     /// Waits for the next chat line the client prints (one with a `[`: the
     /// protocol lets a client print notes and a prompt too) and checks it
     /// is `line`.
@@ -234,6 +205,48 @@ impl<'c> Client<'c> {
     }
 }
 
+/// The client's rules ([`harness::rules::client`]) write to its standard
+/// input and read its standard output.
+impl ClientUnderTest for Client<'_> {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn input(&self) -> String {
+        "the client's stdin".to_owned()
+    }
+
+    fn type_in(&mut self, bytes: &[u8]) -> Outcome {
+        self.context
+            .step(format!("the client's stdin gets {}", show(bytes)));
+        self.type_quietly(bytes)
+    }
+
+    fn type_quietly(&mut self, bytes: &[u8]) -> Outcome {
+        let written = match &self.input {
+            Some(input) => input.write(bytes, self.context.until()),
+            None => Err(io::Error::other("it is closed")),
+        };
+        written.map_err(|err| Failure::new(format!("could not write to the client's stdin: {err}")))
+    }
+
+    /// Closes its standard input: the end of input.
+    fn end_input(&mut self) -> Outcome {
+        self.context
+            .step("close the client's stdin (the end of input)");
+        self.input = None;
+        Ok(())
+    }
+
+    fn output(&self) -> &Inbox {
+        &self.stdout
+    }
+
+    fn wait_exit(&mut self, until: Instant) -> Option<ExitStatus> {
+        wait_exit(&mut self.child, until)
+    }
+}
+
 impl Drop for Client<'_> {
     fn drop(&mut self) {
         stop_and_report(&mut self.child);
@@ -257,10 +270,10 @@ fn watch_stderr(what: &str, child: &mut Child) {
 /// assertion), prints how the process is doing and the end of its stderr:
 /// the test's output shows it under the panic.
 fn stop_and_report(child: &mut Child) {
-    if std::thread::panicking() {
-        if let Some(report) = failure::report_unreported(child.id()) {
-            eprintln!("--- what the processes of the test were doing:\n{report}");
-        }
+    if std::thread::panicking()
+        && let Some(report) = failure::report_unreported(child.id())
+    {
+        eprintln!("--- what the processes of the test were doing:\n{report}");
     }
     if !matches!(child.try_wait(), Ok(Some(_))) {
         let _ = child.kill();
@@ -289,24 +302,4 @@ fn wait_exit(child: &mut Child, until: Instant) -> Option<ExitStatus> {
         failure::ended(child.id(), process::describe_status(status));
     }
     status
-}
-
-/// A file with `contents`, to use as a client's standard input.
-pub fn file_with(contents: &[u8]) -> File {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "chat-test-stdin-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut file = File::create(&path).expect("create a temporary file");
-    file.write_all(contents).expect("write the temporary file");
-    let file = File::open(&path).expect("reopen the temporary file");
-    std::fs::remove_file(&path).expect("remove the temporary file");
-    file
-}
-
-/// A `/proc` read that failed, as a failure.
-pub fn proc_error(err: io::Error) -> Failure {
-    Failure::new(format!("could not inspect the process in /proc: {err}"))
 }

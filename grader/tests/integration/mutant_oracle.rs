@@ -14,21 +14,14 @@
 //! from each mutant's log, or one line `no verdict: WHY` when the grader
 //! could not grade (that proves nothing about the mutant).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Deserialize;
 
+use crate::util;
+
 /// The variable that names the clean grader.
 const ORACLE_VAR: &str = "GRADER_ORACLE_EXE";
-
-/// The kit: under cargo-mutants, the mutated copy.
-fn kit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("grader/ is inside the kit")
-        .to_path_buf()
-}
 
 /// The part of the grader's `--format json` report the verdict needs.
 #[derive(Debug, Deserialize)]
@@ -55,7 +48,8 @@ fn the_solution_scores_full_marks() {
              {ORACLE_VAR} to a grader executable built from the unmutated kit"
         );
     };
-    let kit = kit();
+    // Under cargo-mutants, the kit is the mutated copy.
+    let kit = util::kit();
     let solution = kit.join("solution");
     let mut command = Command::new(&grader);
     command

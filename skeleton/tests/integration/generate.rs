@@ -16,64 +16,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::util::{Scratch, kit, kit_generator, read, run, run_ok};
+
 /// Long enough for a binary to reach its first TODO on a loaded machine;
 /// it gets there in milliseconds.
 const TODO_DEADLINE: Duration = Duration::from_secs(10);
 
-/// The lab kit's folder.
-fn kit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("skeleton/ is inside the kit")
-        .to_path_buf()
-}
-
-/// A folder under the system's temporary folder, removed when dropped.
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("skeleton-test-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create a temporary folder");
-        Self(path)
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `command` and returns its output; if it fails, panics with the
-/// command, its status, and everything it printed.
-fn run_ok(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    output
-}
-
 /// The generator, from the real solution into `out`.
 fn generator(out: &Path) -> Command {
-    let kit = kit();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_skeleton"));
-    command
-        .arg("--solution")
-        .arg(kit.join("solution"))
-        .arg("--workspace-manifest")
-        .arg(kit.join("Cargo.toml"))
-        .arg("--out")
-        .arg(out);
+    let mut command = kit_generator();
+    command.arg("--out").arg(out);
     command
 }
 
@@ -119,10 +71,6 @@ fn code_lines(source: &str) -> Vec<&str> {
         .collect()
 }
 
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
-}
-
 /// Lines that cargo printed as warnings.
 fn warnings(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stderr)
@@ -134,8 +82,8 @@ fn warnings(output: &Output) -> Vec<String> {
 
 #[test]
 fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos() {
-    let folder = TempFolder::new("build");
-    let support = folder.0.join("support");
+    let folder = Scratch::new("build");
+    let support = folder.join("support");
     let output = run_ok(&mut generator(&support));
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -186,6 +134,18 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
         !manifest.contains("workspace = true") && !manifest.contains(".workspace"),
         "support/Cargo.toml still inherits from the kit's workspace:\n{manifest}"
     );
+    // The reference's own test (`// REFERENCE FILE`) is left out, with its
+    // `[[test]]` and the dev-dependency that only it uses.
+    assert!(
+        solution_has("tests/framing.rs") && !support.join("tests/framing.rs").exists(),
+        "tests/framing.rs is the reference's alone"
+    );
+    for reference_only in ["framing", "proptest", "metadata"] {
+        assert!(
+            !manifest.contains(reference_only),
+            "support/Cargo.toml still names {reference_only}:\n{manifest}"
+        );
+    }
 
     // Its lock file is its own: the crate's packages, at the versions of
     // the workspace's lock, and none that only the kit's other members use.
@@ -196,7 +156,14 @@ fn the_skeleton_holds_no_solution_builds_without_warnings_and_stops_at_its_todos
     for used in ["chat", "libc", "assert_cmd", "predicates"] {
         assert!(names.contains(&used), "the lock lacks {used}: {names:?}");
     }
-    for unused in ["clap", "toml_edit", "sha2", "anyhow", "serde_json"] {
+    for unused in [
+        "clap",
+        "toml_edit",
+        "sha2",
+        "anyhow",
+        "serde_json",
+        "proptest",
+    ] {
         assert!(
             !names.contains(&unused),
             "the lock lists {unused}, which only the kit uses: {names:?}"
@@ -301,8 +268,8 @@ fn todos_of(source: &str) -> Vec<u32> {
 
 #[test]
 fn the_readme_and_the_summary_list_the_todos_lab_by_lab_as_the_files_say() {
-    let folder = TempFolder::new("labs");
-    let support = folder.0.join("support");
+    let folder = Scratch::new("labs");
+    let support = folder.join("support");
     let output = run_ok(&mut generator(&support));
     let summary = String::from_utf8_lossy(&output.stdout).into_owned();
     let readme = read(&support.join("README.md"));
@@ -377,6 +344,11 @@ fn the_readme_and_the_summary_list_the_todos_lab_by_lab_as_the_files_say() {
     }
 }
 
+/// Whether the kit's solution has the file `relative`.
+fn solution_has(relative: &str) -> bool {
+    kit().join("solution").join(relative).is_file()
+}
+
 /// The `(name, version)` of every package of a `Cargo.lock`.
 fn locked_packages(lock: &str) -> BTreeSet<(String, String)> {
     let value = |entry: &str, key: &str| {
@@ -408,8 +380,8 @@ fn first_todo(source: &str) -> u32 {
 
 #[test]
 fn a_students_edit_survives_make_and_reset_backs_it_up() {
-    let folder = TempFolder::new("edit");
-    let support = folder.0.join("support");
+    let folder = Scratch::new("edit");
+    let support = folder.join("support");
     run_ok(&mut generator(&support));
     let w_epoll = support.join("src/w_epoll.rs");
     let generated = read(&w_epoll);
@@ -461,8 +433,8 @@ fn a_students_edit_survives_make_and_reset_backs_it_up() {
 
 #[test]
 fn a_marker_error_names_file_and_line_and_writes_nothing() {
-    let folder = TempFolder::new("error");
-    let solution = folder.0.join("solution");
+    let folder = Scratch::new("error");
+    let solution = folder.join("solution");
     for file in ["Cargo.toml", "src/w_epoll.rs"] {
         let target = solution.join(file);
         fs::create_dir_all(target.parent().expect("a folder")).expect("create a folder");
@@ -481,16 +453,10 @@ fn a_marker_error_names_file_and_line_and_writes_nothing() {
     )
     .expect("break a marker");
 
-    let support = folder.0.join("support");
-    let output = Command::new(env!("CARGO_BIN_EXE_skeleton"))
-        .arg("--solution")
-        .arg(&solution)
-        .arg("--workspace-manifest")
-        .arg(kit().join("Cargo.toml"))
+    let support = folder.join("support");
+    let output = run(crate::util::generator(&solution, &kit().join("Cargo.toml"))
         .arg("--out")
-        .arg(&support)
-        .output()
-        .expect("run the generator");
+        .arg(&support));
     assert!(!output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),

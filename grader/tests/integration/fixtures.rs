@@ -7,15 +7,16 @@
 //! no edit there.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use grader::catalog::{CHECKS, find};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::thread;
 
+use grader::catalog::{CHECKS, find};
+
+use crate::util::{self, Run};
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    util::kit().join("grader/tests/fixtures")
 }
 
 /// How many graders run at once: each runs several checks at once too.
@@ -23,18 +24,14 @@ const PARALLEL: usize = 3;
 
 /// Grades one fixture; returns the names of the checks that failed.
 fn failed_checks(fixture: &str, part: &str) -> Result<BTreeSet<String>, String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg(format!("--{part}"))
-        .arg(fixtures().join(fixture))
-        .args(["--format", "json"])
-        .output()
-        .map_err(|err| format!("run the grader: {err}"))?;
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|err| {
-        format!(
-            "not a JSON report ({err}); stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
+    let run = Run::new(
+        util::grader()
+            .arg(format!("--{part}"))
+            .arg(fixtures().join(fixture))
+            .args(["--format", "json"]),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.output.stdout)
+        .map_err(|err| format!("not a JSON report ({err}): {}", run.explain()))?;
     let tests = report["tests"].as_array().ok_or("no tests in the report")?;
     Ok(tests
         .iter()
@@ -142,10 +139,8 @@ fn expectations_are_read_as_written() {
 
 #[test]
 fn every_entry_of_expected_json_is_well_formed() {
-    let expected: BTreeMap<String, serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json"),
-    )
-    .expect("valid JSON");
+    let expected: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&util::read(&fixtures().join("expected.json"))).expect("valid JSON");
     for (fixture, entry) in &expected {
         assert!(
             fixtures().join(fixture).exists(),
@@ -159,10 +154,9 @@ fn every_entry_of_expected_json_is_well_formed() {
 
 #[test]
 fn every_fixture_fails_exactly_the_checks_of_its_defect() {
-    let expected: BTreeMap<String, serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json"),
-    )
-    .expect("valid JSON");
+    let _heavy = util::one_heavy_test_at_a_time();
+    let expected: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&util::read(&fixtures().join("expected.json"))).expect("valid JSON");
     let queue = Mutex::new(expected.iter().collect::<Vec<_>>());
     let mismatches = Mutex::new(Vec::new());
     thread::scope(|scope| {

@@ -6,15 +6,15 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::util::{self, Run};
 
 fn hostile(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/hostile")
-        .join(name)
+    util::kit().join("grader/tests/hostile").join(name)
 }
 
 /// A marker unique to one test, put in the command line of every process
@@ -23,44 +23,18 @@ fn marker(test: &str) -> String {
     format!("chatkit-{test}-{}", std::process::id())
 }
 
-/// Processes whose command line contains `marker` (zombies count: a process
-/// left unreaped is left behind too).
-fn leftovers(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").expect("list /proc").flatten() {
-        let path = entry.path().join("cmdline");
-        if let Ok(bytes) = fs::read(&path) {
-            let cmdline = String::from_utf8_lossy(&bytes).replace('\0', " ");
-            if cmdline.contains(marker) {
-                found.push(format!(
-                    "{}: {cmdline}",
-                    entry.file_name().to_string_lossy()
-                ));
-            }
-        }
-    }
-    found
-}
-
-/// Grades `server` on one check, as JSON; returns the output and how long
-/// it took.
-fn grade_one_check(server: &Path, marker: &str) -> (Output, Duration, serde_json::Value) {
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("--server")
-        .arg(server)
-        .args(["--check", "server/join", "--format", "json"])
-        .env("HOSTILE_MARKER", marker)
-        .output()
-        .expect("run the grader");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "not a JSON report ({err}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output, started.elapsed(), report)
+/// Grades `server` on one check, as JSON: the run and its report.
+fn grade_one_check(server: &Path, marker: &str) -> (Run, serde_json::Value) {
+    let _heavy = util::one_heavy_test_at_a_time();
+    let run = Run::new(
+        util::grader()
+            .arg("--server")
+            .arg(server)
+            .args(["--check", "server/join", "--format", "json"])
+            .env("HOSTILE_MARKER", marker),
+    );
+    let report = run.json();
+    (run, report)
 }
 
 fn only_test_output(report: &serde_json::Value) -> String {
@@ -75,7 +49,7 @@ fn a_submission_starts_with_no_signal_blocked_or_ignored() {
     // The grader blocks SIGINT, SIGTERM and SIGHUP for itself, and Rust
     // ignores SIGPIPE: none of that may reach the submission, whose own
     // handling of those signals is graded.
-    let (_, _, report) = grade_one_check(&hostile("signals.sh"), &marker("signals"));
+    let (_, report) = grade_one_check(&hostile("signals.sh"), &marker("signals"));
     let text = only_test_output(&report);
     // The standard signals, 1 to 31, are the low 31 bits of each mask.
     for field in ["SigBlk", "SigIgn"] {
@@ -98,15 +72,15 @@ fn a_submission_starts_with_no_signal_blocked_or_ignored() {
 #[test]
 fn a_server_that_escapes_its_process_group_is_still_stopped() {
     let marker = marker("escape");
-    let (output, _, report) = grade_one_check(&hostile("escape.py"), &marker);
-    assert_eq!(output.status.code(), Some(1));
+    let (run, report) = grade_one_check(&hostile("escape.py"), &marker);
+    assert_eq!(run.code(), Some(1), "{}", run.explain());
     assert_eq!(report["score"], 0);
     assert!(
         only_test_output(&report).contains("did not receive"),
         "{report}"
     );
     assert_eq!(
-        leftovers(&marker),
+        util::left_running(&marker),
         Vec::<String>::new(),
         "processes left behind"
     );
@@ -115,8 +89,8 @@ fn a_server_that_escapes_its_process_group_is_still_stopped() {
 #[test]
 fn a_server_that_floods_its_output_is_stopped_and_its_transcript_capped() {
     let marker = marker("flood");
-    let (output, _, report) = grade_one_check(&hostile("flood.py"), &marker);
-    assert_eq!(output.status.code(), Some(1));
+    let (run, report) = grade_one_check(&hostile("flood.py"), &marker);
+    assert_eq!(run.code(), Some(1), "{}", run.explain());
     let text = only_test_output(&report);
     assert!(text.contains("flooding"), "the transcript shows the flood");
     assert!(
@@ -125,7 +99,7 @@ fn a_server_that_floods_its_output_is_stopped_and_its_transcript_capped() {
         text.len()
     );
     assert_eq!(
-        leftovers(&marker),
+        util::left_running(&marker),
         Vec::<String>::new(),
         "processes left behind"
     );
@@ -135,21 +109,22 @@ fn a_server_that_floods_its_output_is_stopped_and_its_transcript_capped() {
 fn a_daemon_left_by_the_submission_is_gone_before_the_report_is_written() {
     let marker = marker("report");
     let out = std::env::temp_dir().join(format!("{marker}.json"));
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("--server")
-        .arg(hostile("report_daemon.py"))
-        .args(["--check", "server/join", "--format", "json", "--out"])
-        .arg(&out)
-        .env("HOSTILE_MARKER", &marker)
-        .output()
-        .expect("run the grader");
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let _heavy = util::one_heavy_test_at_a_time();
+    Run::new(
+        util::grader()
+            .arg("--server")
+            .arg(hostile("report_daemon.py"))
+            .args(["--check", "server/join", "--format", "json", "--out"])
+            .arg(&out)
+            .env("HOSTILE_MARKER", &marker),
+    )
+    .assert_code(1);
     let text = fs::read_to_string(&out).expect("the report");
     let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(report["score"], 0, "the daemon rewrote the report: {text}");
     assert_eq!(report["tests"][0]["name"], "server/join", "{text}");
     assert_eq!(
-        leftovers(&marker),
+        util::left_running(&marker),
         Vec::<String>::new(),
         "processes left behind"
     );
@@ -159,16 +134,16 @@ fn a_daemon_left_by_the_submission_is_gone_before_the_report_is_written() {
 #[test]
 fn a_server_that_spins_without_a_readiness_line_fails_at_the_step_deadline() {
     let marker = marker("spin");
-    let (output, elapsed, report) = grade_one_check(&hostile("spin.py"), &marker);
-    assert_eq!(output.status.code(), Some(1));
+    let (run, report) = grade_one_check(&hostile("spin.py"), &marker);
+    assert_eq!(run.code(), Some(1), "{}", run.explain());
     assert!(
         only_test_output(&report).contains("did not print its readiness line"),
         "{report}"
     );
     // One step's deadline (5 s), not the whole check's (40 s).
-    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert!(run.seconds < 30.0, "took {:.1} s", run.seconds);
     assert_eq!(
-        leftovers(&marker),
+        util::left_running(&marker),
         Vec::<String>::new(),
         "processes left behind"
     );
@@ -181,8 +156,9 @@ fn ctrl_c_of_the_grader_stops_every_process_it_started() {
     let path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("a path");
     // SAFETY: `path` is a valid NUL-terminated string.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let _heavy = util::one_heavy_test_at_a_time();
 
-    let grader = Command::new(env!("CARGO_BIN_EXE_grader"))
+    let grader = util::grader()
         .arg("--server")
         .arg(hostile("hang.py"))
         .args(["--check", "server/join"])
@@ -221,7 +197,7 @@ fn ctrl_c_of_the_grader_stops_every_process_it_started() {
     assert_eq!(status.code(), Some(128 + libc::SIGINT), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_eq!(
-        leftovers(&marker),
+        util::left_running(&marker),
         Vec::<String>::new(),
         "processes left behind"
     );

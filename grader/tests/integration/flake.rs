@@ -1,4 +1,6 @@
-//! Measurements, not part of the normal test run (`#[ignore]`):
+//! Measurements, not part of the normal test run (`#[ignore]`), each run
+//! alone by its `make` target (`--exact flake::flake`,
+//! `--exact flake::grading_time`):
 //!
 //! - `make flake`: the full grading of the solution, many times in a row
 //!   with every core kept busy, counting any check that ever failed.
@@ -9,19 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Instant;
 
-fn solution() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the kit's folder")
-        .join("solution")
-}
+use crate::util::{self, Run};
 
 fn runs(default: usize) -> usize {
     std::env::var("RUNS")
@@ -34,22 +28,14 @@ fn runs(default: usize) -> usize {
 /// seconds of the grader and everything it ran.
 fn grade_solution() -> (serde_json::Value, f64, f64) {
     let cpu_before = children_cpu_seconds();
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("--dir")
-        .arg(solution())
-        .args(["--format", "json"])
-        .output()
-        .expect("run the grader");
-    let wall = started.elapsed().as_secs_f64();
+    let run = Run::new(
+        util::grader()
+            .arg("--dir")
+            .arg(util::kit().join("solution"))
+            .args(["--format", "json"]),
+    );
     let cpu = children_cpu_seconds() - cpu_before;
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "not a JSON report ({err}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (report, wall, cpu)
+    (run.json(), run.seconds, cpu)
 }
 
 /// User plus system CPU time of every child process waited for so far.

@@ -24,44 +24,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the grader is in the kit's folder")
-        .to_path_buf()
-}
+use crate::util::{self, Run};
 
 fn attack_dir(name: &str) -> PathBuf {
-    kit_root().join("grader/tests/hostile/integrity").join(name)
+    util::kit()
+        .join("grader/tests/hostile/integrity")
+        .join(name)
 }
 
-fn explain(what: &str, output: &Output) -> String {
-    format!(
-        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// Runs `command`, which must succeed; a failure shows everything about it.
+fn run(command: &mut Command) -> Output {
+    Run::new(command).assert_success().output
 }
 
-fn run(what: &str, command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|err| panic!("{what}: could not start: {err}"));
-    assert!(output.status.success(), "{}", explain(what, &output));
-    output
-}
-
-/// Generates the students' crate from the kit's solution into `out`.
-fn generate_skeleton(out: &Path) {
+/// A copy of the students' crate (generated once per run) in `out`.
+fn skeleton_in(out: &Path) {
     let _ = fs::remove_dir_all(out);
-    run(
-        "the skeleton generator",
-        Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "--package", "skeleton", "--", "--out"])
-            .arg(out)
-            .current_dir(kit_root()),
-    );
+    util::copy_dir(util::skeleton(), out);
 }
 
 /// The placeholders of the attack files, and what they become.
@@ -85,22 +64,6 @@ fn overlay(from: &Path, to: &Path, substitutions: &Substitutions) {
         } else {
             let text = fs::read_to_string(entry.path()).expect("read an attack file");
             fs::write(&target, substitute(&text, substitutions)).expect("write a file");
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create a folder");
-    for entry in fs::read_dir(from).expect("list a folder") {
-        let entry = entry.expect("a folder entry");
-        if entry.file_name() == "target" {
-            continue;
-        }
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy a file");
         }
     }
 }
@@ -132,12 +95,12 @@ fn score(report: &serde_json::Value) -> u64 {
 
 #[test]
 fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing() {
-    let work = kit_root().join("target/integrity-test");
+    let work = util::scratch("integrity-test");
     let crate_dir = work.join("forger");
-    generate_skeleton(&crate_dir);
+    skeleton_in(&crate_dir);
     let substitutions = vec![(
         "@FIXTURES@",
-        kit_root()
+        util::kit()
             .join("grader/tests/fixtures")
             .display()
             .to_string(),
@@ -146,20 +109,16 @@ fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing()
     fs::write(crate_dir.join("src/w_epoll.rs"), forged_wrapper(&crate_dir))
         .expect("write the forged wrapper");
     let out = work.join("forger.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("--dir")
-        .arg(&crate_dir)
-        .args(["--format", "json", "--out"])
-        .arg(&out)
-        .env("CARGO_TARGET_DIR", work.join("target"))
-        .output()
-        .expect("run the grader");
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        explain("the grader", &output)
-    );
+    let _heavy = util::one_heavy_test_at_a_time();
+    Run::new(
+        util::grader()
+            .arg("--dir")
+            .arg(&crate_dir)
+            .args(["--format", "json", "--out"])
+            .arg(&out)
+            .env("CARGO_TARGET_DIR", work.join("target")),
+    )
+    .assert_code(1);
     let report = report(&out);
     assert_eq!(score(&report), 0, "{report:#}");
     for test in report["tests"].as_array().expect("tests") {
@@ -174,56 +133,42 @@ fn a_crate_that_forges_its_test_output_and_runs_the_kits_fixtures_gets_nothing()
     }
 }
 
-/// Processes whose command line holds `mark`, of any user, as text.
-fn marked_text(mark: &str) -> Vec<String> {
-    marked(mark)
-        .into_iter()
-        .map(|pid| {
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            format!(
-                "{pid}: {}",
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_batch_survives_a_submission_that_kills_its_grader_and_leaves_a_daemon() {
-    let work = kit_root().join("target/integrity-test/batch");
+    let work = util::scratch("integrity-test").join("batch");
     let subs = work.join("submissions");
     let _ = fs::remove_dir_all(&subs);
-    let skeleton = work.join("skeleton");
-    generate_skeleton(&skeleton);
+    let skeleton = util::skeleton();
     let mark = format!("chat-integrity-batch-{}", std::process::id());
     let killer = subs.join("a-killer");
-    copy_tree(&skeleton, &killer);
+    util::copy_dir(skeleton, &killer);
     let substitutions = vec![
         ("@MARK@", mark.clone()),
         ("@SUBMISSIONS@", subs.display().to_string()),
     ];
     overlay(&attack_dir("kill-own-grader"), &killer, &substitutions);
     let solution = subs.join("b-solution");
-    copy_tree(&skeleton, &solution);
+    util::copy_dir(skeleton, &solution);
     for file in ["w_epoll.rs", "client.rs", "server.rs"] {
         fs::copy(
-            kit_root().join("solution/src").join(file),
+            util::kit().join("solution/src").join(file),
             solution.join("src").join(file),
         )
         .expect("copy a solution file");
     }
     let reports = work.join("reports");
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("batch")
-        .arg(&subs)
-        .arg("--reports")
-        .arg(&reports)
-        .args(["--jobs", "2"])
-        .output()
-        .expect("run grader batch");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let _heavy = util::one_heavy_test_at_a_time();
+    let batch = Run::new(
+        util::grader()
+            .arg("batch")
+            .arg(&subs)
+            .arg("--reports")
+            .arg(&reports)
+            .args(["--jobs", "2"]),
+    );
+    let stderr = batch.stderr();
     let gradebook = fs::read_to_string(reports.join("gradebook.csv"))
-        .unwrap_or_else(|err| panic!("no gradebook ({err}): {stderr}"));
+        .unwrap_or_else(|err| panic!("no gradebook ({err}): {}", batch.explain()));
     let row = |name: &str| {
         gradebook
             .lines()
@@ -243,30 +188,26 @@ fn a_batch_survives_a_submission_that_kills_its_grader_and_leaves_a_daemon() {
             row("a-killer").contains("its grader was killed (signal 9)"),
             "{gradebook}"
         );
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_eq!(batch.code(), Some(2), "{}", batch.explain());
     }
-    assert_eq!(marked_text(&mark), Vec::<String>::new(), "left running");
+    assert_eq!(
+        util::left_running(&mark),
+        Vec::<String>::new(),
+        "left running"
+    );
 }
 
 #[test]
 fn a_grading_user_that_cannot_be_used_stops_the_grader_with_the_reason() {
     // As root, there is no such user; as anyone else, only root may switch.
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .args([
-            "--dir",
-            "no-such-crate",
-            "--user",
-            "no-such-user-of-the-kit",
-        ])
-        .output()
-        .expect("run the grader");
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        explain("grader", &output)
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let run = Run::new(util::grader().args([
+        "--dir",
+        "no-such-crate",
+        "--user",
+        "no-such-user-of-the-kit",
+    ]))
+    .assert_code(2);
+    let stderr = run.stderr();
     assert!(
         stderr.contains("--user no-such-user-of-the-kit"),
         "{stderr}"
@@ -336,19 +277,12 @@ fn kill_user(uid: u32) {
     }
 }
 
-/// Processes whose command line holds `mark`, of any user.
+/// The ids of the processes whose command line holds `mark`, of any user.
 fn marked(mark: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").expect("list /proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(mark) && pid != std::process::id() {
-            found.push(pid);
-        }
-    }
-    found
+    util::processes_marked(mark)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// Samples the grading user's processes while an attack is graded: the
@@ -493,10 +427,7 @@ impl Tree {
         let slot = self.root.join("submission");
         let _ = fs::remove_dir_all(&slot);
         let _ = fs::remove_dir_all(self.root.join("results"));
-        run(
-            "copy the submission",
-            Command::new("cp").arg("-a").arg(submission).arg(&slot),
-        );
+        run(Command::new("cp").arg("-a").arg(submission).arg(&slot));
         let script = self.root.join("run_autograder");
         let before = fs::read(&script).expect("read run_autograder");
         let monitor = Monitor::start(vec![self.uid]);
@@ -600,16 +531,13 @@ fn no_attack_on_the_grade_gets_more_than_5_points() {
     let second = format!("{user}2");
     let second_existed = id_of(&second).is_some();
     if !second_existed {
-        run(
-            "useradd",
-            Command::new("useradd").args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                &second,
-            ]),
-        );
+        run(Command::new("useradd").args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            &second,
+        ]));
     }
     let tmp = std::env::temp_dir().join(format!("chat-integrity-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
@@ -637,7 +565,7 @@ fn no_attack_on_the_grade_gets_more_than_5_points() {
 
 fn play(tmp: &Path, user: &str, second: &str) {
     let started = Instant::now();
-    let kit = kit_root();
+    let kit = util::kit();
     // Root's home for the run, with what rustup leaves in one: the old
     // run_autograder sourced ~/.cargo/env, which puts ~/.cargo/bin first.
     let home = tmp.join("roothome");
@@ -654,23 +582,17 @@ fn play(tmp: &Path, user: &str, second: &str) {
     let root = tmp.join("autograder");
     fs::create_dir_all(&root).expect("create the fake tree");
     let zip = tmp.join("autograder.zip");
-    run(
-        "make-autograder-zip.sh",
-        Command::new("bash")
-            .arg(kit.join("lab-docs/ci/gradescope/make-autograder-zip.sh"))
-            .arg(&zip)
-            .current_dir(&kit),
-    );
+    run(Command::new("bash")
+        .arg(kit.join("lab-docs/ci/gradescope/make-autograder-zip.sh"))
+        .arg(&zip)
+        .current_dir(kit));
     // -DD: every file is new, so that cargo rebuilds what changed in the
     // reused build folder of the kit.
-    run(
-        "unzip",
-        Command::new("unzip")
-            .args(["-q", "-DD"])
-            .arg(&zip)
-            .arg("-d")
-            .arg(root.join("source")),
-    );
+    run(Command::new("unzip")
+        .args(["-q", "-DD"])
+        .arg(&zip)
+        .arg("-d")
+        .arg(root.join("source")));
     fs::copy(
         root.join("source/run_autograder"),
         root.join("run_autograder"),
@@ -696,14 +618,11 @@ fn play(tmp: &Path, user: &str, second: &str) {
         env: toolchain_env(),
     };
     let setup_started = Instant::now();
-    let setup = tree
+    run(tree
         .command("bash")
         .arg(root.join("source/setup.sh"))
         .env("AUTOGRADER_ROOT", &root)
-        .env("KIT_TARGET_DIR", kit.join("target/integrity-kit"))
-        .output()
-        .expect("run setup.sh");
-    assert!(setup.status.success(), "{}", explain("setup.sh", &setup));
+        .env("KIT_TARGET_DIR", kit.join("target/integrity-kit")));
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     tree.uid = id_of(user).expect("setup.sh made the grading user");
     assert!(
@@ -716,7 +635,7 @@ fn play(tmp: &Path, user: &str, second: &str) {
     let subs = tmp.join("submissions");
     let crate_with = |name: &str, attack: Option<&str>| -> PathBuf {
         let dir = subs.join(name);
-        copy_tree(&skeleton, &dir);
+        util::copy_dir(&skeleton, &dir);
         if let Some(attack) = attack {
             overlay(&attack_dir(attack), &dir, &tree.substitutions(&[]));
         }
@@ -861,12 +780,12 @@ fn play_batch(tree: &Tree, subs: &Path, solution: &Path) -> Vec<(String, Figures
         ("c-skeleton", None),
     ] {
         let dir = folder.join(name);
-        copy_tree(&subs.join("skeleton"), &dir);
+        util::copy_dir(&subs.join("skeleton"), &dir);
         if let Some(attack) = attack {
             overlay(&attack_dir(attack), &dir, &tree.substitutions(&extra));
         }
     }
-    copy_tree(solution, &folder.join("d-solution"));
+    util::copy_dir(solution, &folder.join("d-solution"));
 
     let monitor = Monitor::start(tree.uids());
     let started = Instant::now();

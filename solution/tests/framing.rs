@@ -1,3 +1,4 @@
+// REFERENCE FILE
 //! The reference server's line framing (`chat::framing::LineBuffer`) against
 //! a byte-by-byte model of protocol.md's rule, on generated streams cut
 //! into generated chunks:
@@ -7,6 +8,13 @@
 //! - no piece is longer than 4096 bytes;
 //! - no byte is lost or invented: the bytes out are the bytes in, less the
 //!   newlines and the `\r` dropped before them.
+//!
+//! A test of the reference, not of the students' work: the marker above
+//! keeps this file and its `[[test]]` out of the students' crate, and
+//! `solution/Cargo.toml` lists proptest as a dev-dependency of this file
+//! alone, which the generator leaves out with it. Proptest writes no
+//! regressions file (one here would be copied to students as it is): a
+//! case it once found is an example in `cases_proptest_once_found`.
 
 use chat::framing::LineBuffer;
 use chat::protocol::MAX_LINE;
@@ -72,7 +80,11 @@ fn stream() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn any_chunking_gives_the_lines_of_the_rule(
@@ -108,4 +120,20 @@ fn the_model_follows_the_protocol_examples() {
     assert_eq!(lens(model(&line(4096))), [4096]);
     assert_eq!(lens(model(&line(4097))), [4096, 1]);
     assert_eq!(model(b"a\r\nb\rc\n\r"), [&b"a"[..], b"b\rc", b""]);
+}
+
+/// Cases proptest found once, as the streams they shrank to (cut nowhere):
+/// a line one byte short of the limit, then `\r\n`, or `\r\r`.
+#[test]
+fn cases_proptest_once_found() {
+    let line = |end: &[u8]| [vec![b'b'; MAX_LINE - 1], end.to_vec()].concat();
+    let lens = |lines: Vec<Vec<u8>>| lines.iter().map(Vec::len).collect::<Vec<_>>();
+    // The `\r` before the newline is dropped.
+    assert_eq!(lens(framed(&line(b"\r\n"), &[])), [MAX_LINE - 1]);
+    // A `\r` that fills the line is a byte of it; the next one starts a
+    // line of its own, which ends the stream: its `\r` is dropped.
+    assert_eq!(lens(framed(&line(b"\r\r"), &[])), [MAX_LINE, 0]);
+    for end in [&b"\r\n"[..], b"\r\r"] {
+        assert_eq!(framed(&line(end), &[]), model(&line(end)), "ending {end:?}");
+    }
 }

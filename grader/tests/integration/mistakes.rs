@@ -19,10 +19,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::thread;
 use std::time::Instant;
+
+use crate::util::{self, Run};
 
 /// One edit of a file of the solution: `find` must occur exactly once inside
 /// the file's solution blocks; it becomes `replace`.
@@ -395,13 +396,6 @@ static MISTAKES: &[Mistake] = &[
 /// checks at once too, and the machine may have two cores.
 const PARALLEL: usize = 2;
 
-fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the grader is in the kit's folder")
-        .to_path_buf()
-}
-
 /// Where `text` has its solution blocks: (start, end) byte ranges between
 /// the markers.
 fn solution_blocks(text: &str) -> Vec<(usize, usize)> {
@@ -491,7 +485,7 @@ fn remove_others(root: &Path, dir: &Path, keep: &BTreeMap<PathBuf, Vec<u8>>) {
 /// that folder. A stable folder rather than a fresh temporary one: a rerun
 /// rebuilds only what changed.
 fn mistaken_copy(mistake: &Mistake) -> Result<PathBuf, String> {
-    let kit = kit_root();
+    let kit = util::kit();
     let mut files = BTreeMap::new();
     read_tree(&kit.join("solution"), &kit.join("solution"), &mut files);
     for edit in mistake.edits {
@@ -501,7 +495,7 @@ fn mistaken_copy(mistake: &Mistake) -> Result<PathBuf, String> {
         let text = String::from_utf8(text.clone()).expect("UTF-8 source");
         files.insert(PathBuf::from(edit.file), apply(&text, edit)?.into_bytes());
     }
-    let folder = kit.join("target").join("mistakes").join(mistake.name);
+    let folder = util::scratch("mistakes").join(mistake.name);
     let copy = folder.join("solution");
     remove_others(&copy, &copy, &files);
     for (path, content) in &files {
@@ -542,25 +536,19 @@ struct Graded {
 fn grade(mistake: &Mistake, target: &Path) -> Result<Graded, String> {
     let copy = mistaken_copy(mistake)?;
     let folder = copy.parent().expect("the mistake's folder");
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("--dir")
-        .arg(&copy)
-        .args(["--format", "json"])
-        .args(parts(mistake.edits[0].file))
-        .env("CARGO_TARGET_DIR", target)
-        .output()
-        .map_err(|err| format!("run the grader: {err}"))?;
-    let seconds = started.elapsed().as_secs_f64();
+    let run = Run::new(
+        util::grader()
+            .arg("--dir")
+            .arg(&copy)
+            .args(["--format", "json"])
+            .args(parts(mistake.edits[0].file))
+            .env("CARGO_TARGET_DIR", target),
+    );
+    let seconds = run.seconds;
     // Kept for reading after a surprise.
-    let _ = std::fs::write(folder.join("report.json"), &output.stdout);
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|err| {
-        format!(
-            "not a JSON report ({err}), status {}; stderr:\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
+    let _ = std::fs::write(folder.join("report.json"), &run.output.stdout);
+    let report: serde_json::Value = serde_json::from_slice(&run.output.stdout)
+        .map_err(|err| format!("not a JSON report ({err}): {}", run.explain()))?;
     let tests = report["tests"].as_array().ok_or("no tests in the report")?;
     let name = |test: &serde_json::Value| test["name"].as_str().unwrap_or("?").to_owned();
     Ok(Graded {
@@ -639,6 +627,7 @@ fn judge(mistake: &Mistake, graded: &Graded) -> Vec<String> {
 
 #[test]
 fn each_mistake_fails_the_check_that_names_its_cause() {
+    let _heavy = util::one_heavy_test_at_a_time();
     let started = Instant::now();
     let only = std::env::var("MISTAKES").unwrap_or_default();
     for name in only.split(',').filter(|name| !name.is_empty()) {
@@ -660,10 +649,7 @@ fn each_mistake_fails_the_check_that_names_its_cause() {
         for worker in 0..PARALLEL {
             let (queue, problems) = (&queue, &problems);
             scope.spawn(move || {
-                let target = kit_root()
-                    .join("target")
-                    .join("mistakes")
-                    .join(format!("target-{worker}"));
+                let target = util::scratch("mistakes").join(format!("target-{worker}"));
                 loop {
                     let Some(mistake) = queue.lock().expect("queue").pop() else {
                         return;

@@ -20,88 +20,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::process::Command;
 
 use grader::catalog::CHECKS;
 use grader::model::Part;
 
-fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the grader is in the kit's folder")
-        .to_path_buf()
-}
+use crate::util::{self, GRADER, Run, copy_dir, make_old, read, skeleton};
 
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|err| panic!("read {}: {err}", path.display()))
-}
+/// This file, as the kit names it (`grader/tests/integration/lab_docs.rs`).
+const THIS_FILE: &str = file!();
 
 fn lab_text() -> String {
-    read(&kit_root().join("lab-docs/README.md"))
+    read(&util::kit().join("lab-docs/README.md"))
 }
 
-fn explain(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// This test binary's scratch folder, under the kit's target/ so that builds
-/// in it are reused by the next run.
+/// This module's scratch folder, under the kit's target/ so that builds in
+/// it are reused by the next run.
 fn scratch() -> PathBuf {
-    kit_root().join("target").join("lab-docs-test")
-}
-
-/// The folder where cargo put the grader this test runs, and the kit's
-/// other programs: `target/debug/`.
-fn bin_dir() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_grader"))
-        .parent()
-        .expect("the grader is in a folder")
-}
-
-/// The skeleton generator, built beside the grader.
-fn skeleton_generator() -> &'static Path {
-    static GENERATOR: OnceLock<PathBuf> = OnceLock::new();
-    GENERATOR.get_or_init(|| {
-        let target = bin_dir().parent().expect("target/debug/ is in target/");
-        let output = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--package", "skeleton", "--target-dir"])
-            .arg(target)
-            .current_dir(kit_root())
-            .output()
-            .expect("build the skeleton generator");
-        assert!(output.status.success(), "{}", explain(&output));
-        bin_dir().join("skeleton")
-    })
-}
-
-/// The students' crate, generated once per run from the current solution,
-/// and what the generator printed.
-fn generated() -> &'static (PathBuf, String) {
-    static SKELETON: OnceLock<(PathBuf, String)> = OnceLock::new();
-    SKELETON.get_or_init(|| {
-        let out = scratch().join("skeleton");
-        let _ = fs::remove_dir_all(&out);
-        let output = Command::new(skeleton_generator())
-            .arg("--out")
-            .arg(&out)
-            .current_dir(kit_root())
-            .output()
-            .expect("run the skeleton generator");
-        assert!(output.status.success(), "{}", explain(&output));
-        (out, String::from_utf8_lossy(&output.stdout).into_owned())
-    })
-}
-
-/// The students' crate, generated once per run from the current solution.
-fn skeleton() -> &'static Path {
-    &generated().0
+    util::scratch("lab-docs-test")
 }
 
 // ---------------------------------------------------------------------------
@@ -379,7 +315,7 @@ fn every_todo_of_the_skeleton_has_its_step_in_the_lab_text_in_order() {
     let numbers: Vec<u32> = todos.iter().map(|todo| todo.number).collect();
     assert!(!numbers.is_empty(), "no TODO found in the skeleton");
     // The skeleton and the solution agree (the generator keeps the comments).
-    let solution_numbers: Vec<u32> = code_todos(&kit_root().join("solution"))
+    let solution_numbers: Vec<u32> = code_todos(&util::kit().join("solution"))
         .iter()
         .map(|todo| todo.number)
         .collect();
@@ -444,13 +380,13 @@ const TODO_MEANINGS: &[(u32, &str, &str)] = &[
 
 /// The files that name TODOs by number, relative to the kit.
 fn mention_files() -> Vec<PathBuf> {
-    let root = kit_root();
+    let root = util::kit();
     let mut files = vec![
         root.join("README.md"),
         root.join("skeleton/README.md"),
         root.join("skeleton/STUDENT_README.md"),
         root.join("grader/src/catalog.rs"),
-        root.join("grader/tests/mistakes.rs"),
+        root.join("grader/tests/integration/mistakes.rs"),
     ];
     files.extend(doc_files());
     rust_files(&root.join("solution/src"), &mut files);
@@ -459,7 +395,7 @@ fn mention_files() -> Vec<PathBuf> {
 
 /// The path of `path` in the kit, as a failure names it.
 fn in_kit(path: &Path) -> String {
-    path.strip_prefix(kit_root())
+    path.strip_prefix(util::kit())
         .unwrap_or(path)
         .display()
         .to_string()
@@ -481,7 +417,7 @@ fn mentions_in(path: &Path) -> Vec<Mention> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
     };
-    let source = path.starts_with(kit_root().join("solution/src"));
+    let source = path.starts_with(util::kit().join("solution/src"));
     todo_mentions(&text)
         .into_iter()
         .filter_map(|(at, written, numbers)| {
@@ -506,7 +442,7 @@ fn mentions_in(path: &Path) -> Vec<Mention> {
 
 #[test]
 fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
-    let todos = code_todos(&kit_root().join("solution"));
+    let todos = code_todos(&util::kit().join("solution"));
     let now: BTreeMap<u32, (&str, &str)> = todos
         .iter()
         .map(|todo| (todo.number, (todo.function.as_str(), todo.words.as_str())))
@@ -576,9 +512,9 @@ fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
          may be stale; make each say what it means:\n",
     );
     message.push_str(&stale.join("\n"));
-    message.push_str(
-        "\nThen set TODO_MEANINGS in grader/tests/lab_docs.rs to what the code means now:\n",
-    );
+    message.push_str(&format!(
+        "\nThen set TODO_MEANINGS in {THIS_FILE} to what the code means now:\n"
+    ));
     for todo in &todos {
         message.push_str(&format!(
             "    ({}, {:?}, {:?}),\n",
@@ -623,7 +559,7 @@ fn todo_references_are_read_in_every_form_the_text_uses() {
 #[test]
 fn every_stub_stops_at_its_own_todo() {
     let mut files = Vec::new();
-    rust_files(&kit_root().join("solution/src"), &mut files);
+    rust_files(&util::kit().join("solution/src"), &mut files);
     let mut wrong = Vec::new();
     for path in files {
         let text = read(&path);
@@ -694,7 +630,7 @@ fn doc_files() -> Vec<PathBuf> {
         }
     }
     let mut files = Vec::new();
-    walk(&kit_root().join("lab-docs"), &mut files);
+    walk(&util::kit().join("lab-docs"), &mut files);
     files.sort();
     files
 }
@@ -801,7 +737,7 @@ fn todos_of_checks(text: &str) -> BTreeMap<String, BTreeSet<u32>> {
 /// The line (1-based) of `grader/src/catalog.rs` that gives `field` of the
 /// check `name`.
 fn catalog_line(name: &str, field: &str) -> usize {
-    let source = read(&kit_root().join("grader/src/catalog.rs"));
+    let source = read(&util::kit().join("grader/src/catalog.rs"));
     let lines: Vec<&str> = source.lines().collect();
     let start = lines
         .iter()
@@ -950,14 +886,14 @@ const PART_FILES: [(&str, &str); 3] = [
 /// The TODO numbers of each file of [`PART_FILES`], from the code.
 fn todos_by_file() -> BTreeMap<String, BTreeSet<u32>> {
     let mut files: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    for todo in code_todos(&kit_root().join("solution")) {
+    for todo in code_todos(&util::kit().join("solution")) {
         files.entry(todo.file).or_default().insert(todo.number);
     }
     let known: BTreeSet<&str> = PART_FILES.iter().map(|(_, file)| *file).collect();
     assert_eq!(
         files.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         known,
-        "the files with TODOs are not those of PART_FILES in grader/tests/lab_docs.rs"
+        "the files with TODOs are not those of PART_FILES in {THIS_FILE}"
     );
     files
 }
@@ -1022,10 +958,10 @@ fn every_range_of_todos_given_for_a_part_or_a_file_is_its_todos() {
 /// report.
 fn count_files() -> Vec<PathBuf> {
     let mut files = vec![
-        kit_root().join("README.md"),
-        kit_root().join("skeleton/README.md"),
-        kit_root().join("skeleton/STUDENT_README.md"),
-        kit_root().join("grader/tests/fixtures/README.md"),
+        util::kit().join("README.md"),
+        util::kit().join("skeleton/README.md"),
+        util::kit().join("skeleton/STUDENT_README.md"),
+        util::kit().join("grader/tests/fixtures/README.md"),
     ];
     files.extend(doc_files());
     files
@@ -1052,7 +988,7 @@ fn counts_before(line: &str, word: &str) -> Vec<u32> {
 
 #[test]
 fn the_counts_of_todos_and_checks_are_the_codes() {
-    let todos = code_todos(&kit_root().join("solution")).len();
+    let todos = code_todos(&util::kit().join("solution")).len();
     let mut wrong = Vec::new();
     for path in count_files() {
         let Ok(text) = fs::read_to_string(&path) else {
@@ -1255,7 +1191,7 @@ fn the_lab_text_shows_what_the_generator_prints_of_the_todos() {
     let block = &text[start..];
     let block = &block[block.find("```text\n").expect("a block") + 8..];
     let block = &block[..block.find("```").expect("a closed block")];
-    let printed = &generated().1;
+    let printed = util::skeleton_summary();
     assert!(
         printed.contains(block),
         "lab-docs/README.md shows\n{block}but the generator prints\n{printed}"
@@ -1285,7 +1221,7 @@ fn rust_versions(line: &str) -> Vec<String> {
 
 #[test]
 fn the_rust_the_docs_ask_for_is_the_workspaces_rust_version() {
-    let manifest = read(&kit_root().join("Cargo.toml"));
+    let manifest = read(&util::kit().join("Cargo.toml"));
     let version = manifest
         .lines()
         .find_map(|line| line.trim().strip_prefix("rust-version = "))
@@ -1328,13 +1264,8 @@ fn the_rust_the_docs_ask_for_is_the_workspaces_rust_version() {
 // Grader options used in commands
 
 fn grader_help(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .args(args)
-        .arg("--help")
-        .output()
-        .expect("run the grader");
-    assert!(output.status.success(), "{}", explain(&output));
-    String::from_utf8(output.stdout).expect("UTF-8 help")
+    let run = Run::new(util::grader().args(args).arg("--help")).assert_success();
+    String::from_utf8(run.output.stdout).expect("UTF-8 help")
 }
 
 /// The `--long` options a help text lists.
@@ -1554,7 +1485,7 @@ fn grader_calls_are_found_where_the_grader_runs_and_only_there() {
     let calls = grader_calls("cargo run -q -p grader -- batch subs/ --jobs 4 | tee x");
     assert_eq!(calls[0].subcommand.as_deref(), Some("batch"));
     assert_eq!(calls[0].args, ["subs/", "--jobs", "4"]);
-    assert!(grader_calls("cargo test -p grader --test lab_docs").is_empty());
+    assert!(grader_calls("cargo test -p grader --test integration lab_docs::").is_empty());
     assert!(grader_calls("cargo build --release -p grader").is_empty());
     let calls = grader_calls(r#"timeout 9 "$GRADER" --dir "$CRATE" --format json"#);
     assert_eq!(calls[0].args, ["--dir", "\"$CRATE\"", "--format", "json"]);
@@ -1614,7 +1545,7 @@ fn link_targets(text: &str) -> Vec<String> {
 
 #[test]
 fn links_between_the_docs_point_at_files_and_headings_that_exist() {
-    let docs = kit_root().join("lab-docs");
+    let docs = util::kit().join("lab-docs");
     let pages = ["README.md", "protocol.md", "instructors.md"];
     let mut checked = 0;
     for page in pages {
@@ -1647,7 +1578,7 @@ fn links_between_the_docs_point_at_files_and_headings_that_exist() {
     }
     assert!(checked >= 20, "only {checked} links checked");
 
-    let root = read(&kit_root().join("README.md"));
+    let root = read(&util::kit().join("README.md"));
     for page in pages {
         assert!(
             root.contains(&format!("(lab-docs/{page})")),
@@ -1702,7 +1633,7 @@ fn the_pictures_are_mermaid_diagrams_of_known_kinds() {
 
 /// The targets of the kit's `Makefile`.
 fn make_targets() -> BTreeSet<String> {
-    read(&kit_root().join("Makefile"))
+    read(&util::kit().join("Makefile"))
         .lines()
         .filter_map(|line| {
             let (target, _) = line.split_once(':')?;
@@ -1783,7 +1714,7 @@ fn inline_code(text: &str) -> Vec<String> {
 #[test]
 fn the_lab_texts_commands_have_their_form_for_the_crate_alone() {
     let text = lab_text();
-    let path = kit_root().join("lab-docs/README.md");
+    let path = util::kit().join("lab-docs/README.md");
     let commands = command_lines(&path, &text);
     let kit_commands = make_commands(&text, &commands);
     assert!(
@@ -1903,7 +1834,7 @@ fn make_and_table_rows_are_read_as_written() {
 // The instructors' guide, held to the tool
 
 fn guide() -> String {
-    read(&kit_root().join("lab-docs/instructors.md"))
+    read(&util::kit().join("lab-docs/instructors.md"))
 }
 
 /// What this test does with a command of the guide's shell blocks.
@@ -2158,7 +2089,7 @@ fn every_command_of_the_guide_is_run_or_said_why_not() {
             ));
         }
     }
-    let source = read(&kit_root().join("grader/tests/lab_docs.rs"));
+    let source = read(&util::kit().join(THIS_FILE));
     for (listed, how) in GUIDE_COMMANDS {
         match how {
             How::By(test) if !source.contains(&format!("#[test]\nfn {test}()")) => wrong.push(
@@ -2172,7 +2103,7 @@ fn every_command_of_the_guide_is_run_or_said_why_not() {
     }
     assert!(
         wrong.is_empty(),
-        "grader/tests/lab_docs.rs runs every command of the guide, or says why not:\n{}",
+        "{THIS_FILE} runs every command of the guide, or says why not:\n{}",
         wrong.join("\n")
     );
     let make = make_commands(&guide, &command_lines(Path::new("x.md"), &guide));
@@ -2218,16 +2149,13 @@ fn guide_kit() -> PathBuf {
         "skeleton",
         "grader",
     ] {
-        std::os::unix::fs::symlink(kit_root().join(name), kit.join(name)).expect("link the kit");
+        std::os::unix::fs::symlink(util::kit().join(name), kit.join(name)).expect("link the kit");
     }
-    copy_dir(&kit_root().join("lab-docs"), &kit.join("lab-docs"));
+    copy_dir(&util::kit().join("lab-docs"), &kit.join("lab-docs"));
     for build in ["debug", "release"] {
         fs::create_dir_all(kit.join("target").join(build)).expect("make target/");
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_grader"),
-            kit.join("target").join(build).join("grader"),
-        )
-        .expect("link the grader");
+        std::os::unix::fs::symlink(GRADER, kit.join("target").join(build).join("grader"))
+            .expect("link the grader");
     }
     copy_dir(skeleton(), &kit.join("path/to/crate"));
     copy_dir(skeleton(), &kit.join("submissions/ada"));
@@ -2263,7 +2191,7 @@ fn is_installed(program: &str) -> bool {
 fn the_guides_commands_work_as_written() {
     let guide = guide();
     let kit = guide_kit();
-    let _one_at_a_time = GRADING.lock().unwrap_or_else(|err| err.into_inner());
+    let _heavy = util::one_heavy_test_at_a_time();
     let mut wrong = Vec::new();
     let mut ran = 0;
     for (number, block) in shell_blocks(&guide).into_iter().enumerate() {
@@ -2302,21 +2230,21 @@ fn the_guides_commands_work_as_written() {
         if runs.is_empty() {
             continue;
         }
-        let output = Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(&kit)
-            .env("KIT_GRADER", env!("CARGO_BIN_EXE_grader"))
-            .env("KIT_SKELETON", skeleton_generator())
-            .env("CARGO_TARGET_DIR", scratch().join("guide-build"))
-            .env("TMPDIR", kit.join("tmp"))
-            .output()
-            .expect("run bash");
+        let run = Run::new(
+            Command::new("bash")
+                .arg("-c")
+                .arg(&script)
+                .current_dir(&kit)
+                .env("KIT_GRADER", GRADER)
+                .env("KIT_SKELETON", util::skeleton_generator())
+                .env("CARGO_TARGET_DIR", scratch().join("guide-build"))
+                .env("TMPDIR", kit.join("tmp")),
+        );
         let statuses: Vec<i32> = read(&kit.join("guide-status"))
             .lines()
             .filter_map(|status| status.parse().ok())
             .collect();
-        assert_eq!(statuses.len(), runs.len(), "{}", explain(&output));
+        assert_eq!(statuses.len(), runs.len(), "{}", run.explain());
         for ((line, command, status, then, out), got) in runs.into_iter().zip(statuses) {
             ran += 1;
             let printed = fs::read_to_string(kit.join(format!("{out}.out"))).unwrap_or_default();
@@ -2563,7 +2491,7 @@ fn machine_paths(text: &str) -> Vec<String> {
 #[test]
 fn the_docs_show_no_path_of_the_machine_they_were_made_on() {
     let mut files = doc_files();
-    files.push(kit_root().join("skeleton/STUDENT_README.md"));
+    files.push(util::kit().join("skeleton/STUDENT_README.md"));
     let mut checked = 0;
     for path in files {
         let Ok(text) = fs::read_to_string(&path) else {
@@ -2599,27 +2527,6 @@ fn machine_paths_are_found_where_a_path_starts() {
 // ---------------------------------------------------------------------------
 // Gradescope
 
-/// One grading at a time: the timing checks need a machine that is not
-/// grading something else.
-static GRADING: Mutex<()> = Mutex::new(());
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create a folder");
-    for entry in fs::read_dir(from).expect("list a folder") {
-        let entry = entry.expect("a folder entry");
-        let name = entry.file_name();
-        if name == "target" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
-
 /// A fake `/autograder` tree for `case`, with an empty `submission/`.
 fn fake_autograder(case: &str) -> PathBuf {
     let root = scratch().join(format!("autograder-{case}"));
@@ -2630,17 +2537,17 @@ fn fake_autograder(case: &str) -> PathBuf {
 
 /// Runs the Gradescope script in the fake tree; returns its results.json.
 fn run_autograder(root: &Path, grader: &Path) -> serde_json::Value {
-    let _one_at_a_time = GRADING.lock().unwrap_or_else(|err| err.into_inner());
-    let output = Command::new("bash")
-        .arg(kit_root().join("lab-docs/ci/gradescope/run_autograder"))
-        .env("AUTOGRADER_ROOT", root)
-        .env("KIT_DIR", kit_root())
-        .env("GRADER", grader)
-        .env("SKELETON_DIR", skeleton())
-        .env("CARGO_TARGET_DIR", scratch().join("build"))
-        .output()
-        .expect("run run_autograder");
-    assert!(output.status.success(), "{}", explain(&output));
+    let _heavy = util::one_heavy_test_at_a_time();
+    Run::new(
+        Command::new("bash")
+            .arg(util::kit().join("lab-docs/ci/gradescope/run_autograder"))
+            .env("AUTOGRADER_ROOT", root)
+            .env("KIT_DIR", util::kit())
+            .env("GRADER", grader)
+            .env("SKELETON_DIR", skeleton())
+            .env("CARGO_TARGET_DIR", scratch().join("build")),
+    )
+    .assert_success();
     let results = root.join("results/results.json");
     let text = read(&results);
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -2676,24 +2583,6 @@ fn assert_graded(results: &serde_json::Value, score: u64) {
     }
 }
 
-/// Sets the modification time of every file under `dir` to 2020: a
-/// submission written before the last build in the shared build folder.
-fn make_old(dir: &Path) {
-    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_577_836_800);
-    for entry in fs::read_dir(dir).expect("list a folder") {
-        let path = entry.expect("a folder entry").path();
-        if path.is_dir() {
-            make_old(&path);
-        } else {
-            fs::File::options()
-                .write(true)
-                .open(&path)
-                .and_then(|file| file.set_modified(old))
-                .unwrap_or_else(|err| panic!("set the time of {}: {err}", path.display()));
-        }
-    }
-}
-
 /// The skeleton, then the solution whose files are older than the
 /// skeleton's build, in the same build folder: cargo must not take the
 /// skeleton's binaries for the solution's.
@@ -2701,15 +2590,15 @@ fn make_old(dir: &Path) {
 fn gradescope_gives_the_skeleton_zero_and_the_solution_full_marks() {
     let root = fake_autograder("skeleton");
     copy_dir(skeleton(), &root.join("submission"));
-    let results = run_autograder(&root, Path::new(env!("CARGO_BIN_EXE_grader")));
+    let results = run_autograder(&root, Path::new(GRADER));
     assert_graded(&results, 0);
 
     let root = fake_autograder("solution");
     let crate_dir = root.join("submission");
     copy_dir(skeleton(), &crate_dir);
-    copy_dir(&kit_root().join("solution/src"), &crate_dir.join("src"));
+    copy_dir(&util::kit().join("solution/src"), &crate_dir.join("src"));
     make_old(&crate_dir);
-    let results = run_autograder(&root, Path::new(env!("CARGO_BIN_EXE_grader")));
+    let results = run_autograder(&root, Path::new(GRADER));
     assert_graded(&results, max_score());
 }
 
@@ -2718,13 +2607,13 @@ fn gradescope_grades_the_files_with_todos_alone_in_the_skeleton() {
     let root = fake_autograder("files");
     for file in ["w_epoll.rs", "client.rs", "server.rs"] {
         fs::copy(
-            kit_root().join("solution/src").join(file),
+            util::kit().join("solution/src").join(file),
             root.join("submission").join(file),
         )
         .expect("copy a file");
     }
     make_old(&root.join("submission"));
-    let results = run_autograder(&root, Path::new(env!("CARGO_BIN_EXE_grader")));
+    let results = run_autograder(&root, Path::new(GRADER));
     assert_graded(&results, max_score());
 }
 
@@ -2732,7 +2621,7 @@ fn gradescope_grades_the_files_with_todos_alone_in_the_skeleton() {
 fn gradescope_gives_zero_and_a_reason_for_what_is_not_a_crate() {
     let root = fake_autograder("not-a-crate");
     fs::write(root.join("submission/notes.txt"), "my answers\n").expect("write a file");
-    let results = run_autograder(&root, Path::new(env!("CARGO_BIN_EXE_grader")));
+    let results = run_autograder(&root, Path::new(GRADER));
     assert_eq!(results["score"], 0, "{results:#}");
     assert_eq!(results["max_score"], max_score(), "{results:#}");
     assert_eq!(results["tests"].as_array().map(Vec::len), Some(0));
@@ -2770,21 +2659,21 @@ fn yaml(path: &Path) -> Option<serde_json::Value> {
         );
         return None;
     }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1])), default=str))",
-        ])
-        .arg(path)
-        .output()
-        .expect("run python3");
+    let run = Run::new(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1])), default=str))",
+            ])
+            .arg(path),
+    );
     assert!(
-        output.status.success(),
+        run.output.status.success(),
         "{} is not valid YAML\n{}",
         path.display(),
-        explain(&output)
+        run.explain()
     );
-    Some(serde_json::from_slice(&output.stdout).expect("JSON from python3"))
+    Some(run.json())
 }
 
 /// The graded steps of a Classroom workflow, read as text:
@@ -2846,7 +2735,7 @@ fn assert_classroom_structure(workflow: &serde_json::Value, ids: &[String]) {
 
 #[test]
 fn the_classroom_workflow_has_one_step_per_part_worth_its_points() {
-    let path = kit_root().join("lab-docs/ci/github-classroom/classroom.yml");
+    let path = util::kit().join("lab-docs/ci/github-classroom/classroom.yml");
     let text = read(&path);
     let steps = classroom_steps(&text);
     let mut expected = Vec::new();
@@ -2874,13 +2763,14 @@ fn the_classroom_workflow_has_one_step_per_part_worth_its_points() {
 
 #[test]
 fn the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader() {
-    let dir = kit_root().join("lab-docs/ci/github-classroom");
-    let output = Command::new("bash")
-        .arg(dir.join("make-per-check-workflow.sh"))
-        .arg(env!("CARGO_BIN_EXE_grader"))
-        .output()
-        .expect("run make-per-check-workflow.sh");
-    assert!(output.status.success(), "{}", explain(&output));
+    let dir = util::kit().join("lab-docs/ci/github-classroom");
+    let output = Run::new(
+        Command::new("bash")
+            .arg(dir.join("make-per-check-workflow.sh"))
+            .arg(GRADER),
+    )
+    .assert_success()
+    .output;
     let path = dir.join("classroom-per-check.yml");
     let committed = read(&path);
     assert!(
@@ -2908,7 +2798,7 @@ fn the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader() {
 
 #[test]
 fn the_gitlab_job_reports_junit_and_fails_when_a_check_fails() {
-    let path = kit_root().join("lab-docs/ci/gitlab/.gitlab-ci.yml");
+    let path = util::kit().join("lab-docs/ci/gitlab/.gitlab-ci.yml");
     let text = read(&path);
     let command = "grader --dir . --format junit --out grader-report.xml";
     let script_line = text

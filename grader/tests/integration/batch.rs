@@ -2,43 +2,9 @@
 //! gradebook out; on one machine, or in shards merged afterwards.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the grader is in the kit's folder")
-        .to_path_buf()
-}
-
-/// Generates the students' crate from the solution into `out`.
-fn generate_skeleton(out: &Path) {
-    let status = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--package", "skeleton", "--", "--out"])
-        .arg(out)
-        .current_dir(kit_root())
-        .status()
-        .expect("run the skeleton generator");
-    assert!(status.success(), "the skeleton generator failed");
-}
-
-/// Sets every file under `dir` to a time long past.
-fn age(dir: &Path) {
-    let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
-    for entry in fs::read_dir(dir).expect("list a folder") {
-        let path = entry.expect("a folder entry").path();
-        if path.is_dir() {
-            age(&path);
-        } else {
-            fs::File::options()
-                .write(true)
-                .open(&path)
-                .and_then(|file| file.set_modified(past))
-                .expect("age a file");
-        }
-    }
-}
+use crate::util::{self, Run};
 
 /// The gradebook's records, its header first.
 fn read_gradebook(path: &Path) -> Vec<Vec<String>> {
@@ -55,73 +21,48 @@ fn read_gradebook(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Runs the grader with `args`; returns its exit code and stdout, showing
-/// everything it printed if it ended otherwise than `expected`.
+/// Runs the grader with `args`; returns its stdout, showing everything
+/// about the run if it ended otherwise than `expected`.
 fn grader(args: &[&std::ffi::OsStr], expected: i32) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .args(args)
-        .output()
-        .expect("run the grader");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "grader {args:?}\n--- stdout\n{stdout}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create a folder");
-    for entry in fs::read_dir(from).expect("list a folder") {
-        let entry = entry.expect("a folder entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
+    Run::new(util::grader().args(args))
+        .assert_code(expected)
+        .stdout()
 }
 
 #[test]
 fn a_folder_of_submissions_becomes_a_gradebook() {
     // Kept under target/ so that the workers' build folders are reused by
     // the next run.
-    let work = kit_root().join("target").join("batch-test");
+    let work = util::scratch("batch-test");
     let submissions = work.join("submissions");
     let _ = fs::remove_dir_all(&submissions);
     // A student who has not started, graded first.
-    generate_skeleton(&submissions.join("ada"));
+    util::copy_dir(util::skeleton(), &submissions.join("ada"));
     // A student who finished: the skeleton with the solution's sources,
     // files older than ada's build. In the one worker's shared build folder,
     // cargo would take ada's binaries as up to date for brian: the grader
     // must not let it.
-    generate_skeleton(&submissions.join("brian"));
-    copy_dir(
-        &kit_root().join("solution/src"),
+    util::copy_dir(util::skeleton(), &submissions.join("brian"));
+    util::copy_dir(
+        &util::kit().join("solution/src"),
         &submissions.join("brian/src"),
     );
-    age(&submissions.join("brian"));
+    util::make_old(&submissions.join("brian"));
     // A folder that is not a crate.
     fs::create_dir_all(submissions.join("carol")).expect("create a folder");
 
     let reports = work.join("grades");
-    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("batch")
-        .arg(&submissions)
-        .arg("--reports")
-        .arg(&reports)
-        .args(["--jobs", "1"])
-        .output()
-        .expect("run the grader");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "one is not graded\n{stdout}\n{stderr}"
+    let _heavy = util::one_heavy_test_at_a_time();
+    let stdout = grader(
+        &[
+            "batch".as_ref(),
+            submissions.as_os_str(),
+            "--reports".as_ref(),
+            reports.as_os_str(),
+            "--jobs".as_ref(),
+            "1".as_ref(),
+        ],
+        2,
     );
     assert!(
         stdout.contains("3 submissions, 2 graded, 1 not graded"),
@@ -144,10 +85,8 @@ fn a_folder_of_submissions_becomes_a_gradebook() {
         assert_eq!(row.len(), rows[0].len(), "{rows:?}");
     }
     // Each graded submission has its Gradescope-shaped report.
-    let report: serde_json::Value = serde_json::from_str(
-        &fs::read_to_string(reports.join("brian.json")).expect("brian's report"),
-    )
-    .expect("JSON");
+    let report: serde_json::Value =
+        serde_json::from_str(&util::read(&reports.join("brian.json"))).expect("JSON");
     assert_eq!(report["score"], 100);
 }
 

@@ -1,11 +1,16 @@
 //! The grader's command line: what instructors and CI script against.
 
-use assert_cmd::Command;
-use predicates::prelude::*;
 use std::time::Duration;
 
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+use crate::util::GRADER;
+
+/// The grader, through assert_cmd: an assertion that fails shows the
+/// command, its status and what it printed.
 fn grader() -> Command {
-    let mut command = Command::cargo_bin("grader").expect("the grader binary");
+    let mut command = Command::new(GRADER);
     command.timeout(Duration::from_secs(60));
     command
 }

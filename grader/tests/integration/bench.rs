@@ -3,69 +3,21 @@
 //! status 2, within bounded time. (`grader/BENCH.md`, the measurement, is
 //! written by `cargo run -p xtask -- bench-report`.)
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use serde_json::Value;
-
-const GRADER: &str = env!("CARGO_BIN_EXE_grader");
+use crate::util::{self, GRADER, Run};
 
 fn bench_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/bench_fixtures")
-        .join(name)
-}
-
-/// What one `grader bench` run gave.
-struct Run {
-    args: Vec<String>,
-    output: Output,
-    seconds: f64,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    /// Everything about the run, for a failed assertion.
-    fn describe(&self) -> String {
-        format!(
-            "grader bench {}\nstatus: {:?} after {:.1} s\nstdout:\n{}\nstderr:\n{}",
-            self.args.join(" "),
-            self.output.status,
-            self.seconds,
-            String::from_utf8_lossy(&self.output.stdout),
-            self.stderr()
-        )
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.output.stdout)
-            .unwrap_or_else(|err| panic!("not one JSON object ({err}):\n{}", self.describe()))
-    }
+    util::kit().join("grader/tests/bench_fixtures").join(name)
 }
 
 /// Runs `grader bench ARGS`, killed if it takes longer than `limit`.
 fn bench(args: &[&str], limit: Duration) -> Run {
-    let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
-    let started = Instant::now();
-    let output = assert_cmd::Command::new(GRADER)
-        .arg("bench")
-        .args(&args)
-        .timeout(limit)
-        .output()
-        .expect("run the grader");
-    Run {
-        args,
-        output,
-        seconds: started.elapsed().as_secs_f64(),
-    }
+    let mut command = util::grader();
+    command.arg("bench").args(args);
+    let _heavy = util::one_heavy_test_at_a_time();
+    Run::within(command, limit)
 }
 
 /// Runs a small throughput run against `server`: 10 clients, 3 of them
@@ -89,7 +41,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 fn the_reference_server_delivers_every_line_once_and_in_order() {
     let run = small_run(&["--server", GRADER, "--", "reference-server"]);
     let json = run.json();
-    let why = run.describe();
+    let why = run.explain();
     assert_eq!(run.code(), Some(0), "{why}");
     assert_eq!(json["deliveries"], SMALL_RUN_DELIVERIES, "{why}");
     assert_eq!(json["expected_deliveries"], SMALL_RUN_DELIVERIES, "{why}");
@@ -133,7 +85,7 @@ fn a_paced_run_sends_at_the_rate_asked_and_loses_nothing() {
         LIMIT,
     );
     let json = run.json();
-    let why = run.describe();
+    let why = run.explain();
     assert_eq!(run.code(), Some(0), "{why}");
     assert_eq!(json["deliveries"], 2 * 100 * 4, "{why}");
     assert_eq!(json["lost"], 0, "{why}");
@@ -148,7 +100,7 @@ fn a_server_that_drops_lines_fails_with_status_1() {
     let lossy = bench_fixture("server_lossy.py");
     let run = small_run(&["--server", lossy.to_str().expect("a UTF-8 path")]);
     let json = run.json();
-    let why = run.describe();
+    let why = run.explain();
     assert_eq!(run.code(), Some(1), "{why}");
     let lost = json["lost"].as_u64().expect("lost");
     // It drops every 100th of the 600 lines it forwards, each to 9 clients.
@@ -185,7 +137,7 @@ fn bad_arguments_exit_with_status_2() {
     ];
     for (args, said) in cases {
         let run = bench(args, Duration::from_secs(30));
-        let why = run.describe();
+        let why = run.explain();
         assert_eq!(run.code(), Some(2), "{why}");
         assert!(
             run.stderr().contains(said),
@@ -207,7 +159,7 @@ fn a_server_that_never_says_it_is_ready_is_given_up_on_with_status_2() {
         ],
         Duration::from_secs(30),
     );
-    let why = run.describe();
+    let why = run.explain();
     assert_eq!(run.code(), Some(2), "{why}");
     assert!(run.stderr().contains("readiness line"), "{why}");
     assert!(run.seconds < 15.0, "it took {:.1} s: {why}", run.seconds);
@@ -219,7 +171,7 @@ fn a_server_that_cannot_start_is_reported_with_status_2() {
         &["--server", "/nonexistent/server"],
         Duration::from_secs(30),
     );
-    let why = run.describe();
+    let why = run.explain();
     assert_eq!(run.code(), Some(2), "{why}");
     assert!(run.stderr().contains("could not start"), "{why}");
 }
@@ -228,7 +180,7 @@ fn a_server_that_cannot_start_is_reported_with_status_2() {
 fn idle_connections_are_held_and_the_server_still_serves() {
     let run = bench(&["--reference", "--idle", "200", "--format", "json"], LIMIT);
     let json = run.json();
-    let why = run.describe();
+    let why = run.explain();
     assert_eq!(run.code(), Some(0), "{why}");
     assert_eq!(json["mode"], "idle", "{why}");
     assert_eq!(json["connections"], 200, "{why}");

@@ -14,9 +14,11 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use skeleton::markers;
+
+use crate::util;
 
 /// Names a block may use without its TODO naming them: the language's and
 /// std's everyday vocabulary, which says nothing about the lab.
@@ -44,7 +46,7 @@ const SAID_AS: &[(&str, &str)] = &[("eprintln", "log")];
 
 #[test]
 fn every_todo_asks_for_what_its_block_does() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../solution/src");
+    let src = util::kit().join("solution/src");
     let mut unasked = Vec::new();
     let mut blocks = 0;
     for path in rust_files(&src) {
@@ -112,7 +114,7 @@ fn the_scan_finds_calls_macros_and_assigned_fields() {
 
 /// Every `.rs` file under `folder`, in its subfolders too (lab 2's room is
 /// in `src/room/`), sorted.
-fn rust_files(folder: &Path) -> Vec<std::path::PathBuf> {
+fn rust_files(folder: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut folders = vec![folder.to_path_buf()];
     while let Some(folder) = folders.pop() {

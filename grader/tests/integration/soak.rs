@@ -1,30 +1,26 @@
 //! `grader soak` against the reference server, on its quick cases: the
 //! cases pass and report their figures, in human and JSON form.
 
-use std::process::Command;
+use crate::util::{self, GRADER, Run};
 
-fn soak(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_grader"))
-        .arg("soak")
-        .args(args)
-        .output()
-        .expect("run grader soak")
+fn soak(args: &[&str]) -> Run {
+    Run::new(util::grader().arg("soak").args(args))
 }
 
 #[test]
 fn the_reference_server_passes_the_quick_cases_with_figures() {
-    let reference = env!("CARGO_BIN_EXE_grader");
     // The grader's own reference server, through a tiny wrapper script: soak
     // takes one executable, which it runs with the port as its argument.
     let script = std::env::temp_dir().join(format!("soak-reference-{}.sh", std::process::id()));
     std::fs::write(
         &script,
-        format!("#!/bin/sh\nexec '{reference}' reference-server \"$@\"\n"),
+        format!("#!/bin/sh\nexec '{GRADER}' reference-server \"$@\"\n"),
     )
     .expect("write the wrapper");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("make it executable");
-    let output = soak(&[
+    let _heavy = util::one_heavy_test_at_a_time();
+    let run = soak(&[
         "--server",
         script.to_str().expect("a UTF-8 path"),
         "--case",
@@ -35,14 +31,7 @@ fn the_reference_server_passes_the_quick_cases_with_figures() {
         "json",
     ]);
     std::fs::remove_file(&script).expect("remove the wrapper");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let report = run.assert_success().json();
     assert_eq!(report["passed"], true);
     let cases = report["cases"].as_array().expect("cases");
     let names: Vec<&str> = cases
@@ -62,7 +51,10 @@ fn the_reference_server_passes_the_quick_cases_with_figures() {
 
 #[test]
 fn an_unknown_case_is_a_usage_error() {
-    let output = soak(&["--server", "/bin/true", "--case", "nope"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no soak case is called \"nope\""));
+    let run = soak(&["--server", "/bin/true", "--case", "nope"]).assert_code(2);
+    assert!(
+        run.stderr().contains("no soak case is called \"nope\""),
+        "{}",
+        run.explain()
+    );
 }

@@ -3,70 +3,20 @@
 //! `--in-diff`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-/// The lab kit's folder.
-fn kit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("skeleton/ is inside the kit")
-        .to_path_buf()
-}
+use crate::util::{self, Scratch, kit, run, run_ok};
 
-/// A folder under the system's temporary folder, removed when dropped.
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("skeleton-diff-test-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create a temporary folder");
-        Self(path)
-    }
-
-    /// Writes `text` to `relative`, creating its folders.
-    fn write(&self, relative: &str, text: &str) {
-        let path = self.0.join(relative);
-        fs::create_dir_all(path.parent().expect("a file has a folder")).expect("create a folder");
-        fs::write(&path, text).expect("write a file");
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs the generator with `--solution-diff` and returns its output.
+/// Runs the generator with `--solution-diff`; returns its output.
 fn solution_diff(solution: &Path, workspace_manifest: &Path, diff: &Path) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_skeleton"));
-    command
-        .arg("--solution")
-        .arg(solution)
-        .arg("--workspace-manifest")
-        .arg(workspace_manifest)
+    run(util::generator(solution, workspace_manifest)
         .arg("--solution-diff")
-        .arg(diff);
-    command
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "the generator failed ({})\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
+        .arg(diff))
 }
 
 /// A small kit: a workspace with its solution crate in `lab/solution/`.
-fn small_kit(folder: &TempFolder) {
+fn small_kit(folder: &Scratch) {
     folder.write("Cargo.toml", "[workspace]\nmembers = [\"lab/solution\"]\n");
     folder.write(
         "lab/solution/Cargo.toml",
@@ -132,15 +82,14 @@ fn main() {
 
 #[test]
 fn the_diff_adds_exactly_the_lines_inside_the_solution_blocks() {
-    let folder = TempFolder::new("small");
+    let folder = Scratch::new("diff-small");
     small_kit(&folder);
-    let diff = folder.0.join("out").join("solution.diff");
-    let output = solution_diff(
-        &folder.0.join("lab/solution"),
-        &folder.0.join("Cargo.toml"),
-        &diff,
+    let diff = folder.join("out").join("solution.diff");
+    let output = run_ok(
+        util::generator(&folder.join("lab/solution"), &folder.join("Cargo.toml"))
+            .arg("--solution-diff")
+            .arg(&diff),
     );
-    assert_success(&output);
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim_end(),
         format!(
@@ -168,22 +117,22 @@ fn the_diff_adds_exactly_the_lines_inside_the_solution_blocks() {
 "
     );
     // Nothing was generated: only the diff is written.
-    assert!(!folder.0.join("lab/support").exists());
-    assert!(!folder.0.join("support").exists());
+    assert!(!folder.join("lab/support").exists());
+    assert!(!folder.join("support").exists());
 }
 
 #[test]
 fn a_marker_error_names_its_line_and_writes_no_diff() {
-    let folder = TempFolder::new("error");
+    let folder = Scratch::new("diff-error");
     small_kit(&folder);
     folder.write(
         "lab/solution/src/util.rs",
         "// TODO 5: x\n// BEGIN SOLUTION\nx();\n",
     );
-    let diff = folder.0.join("solution.diff");
+    let diff = folder.join("solution.diff");
     let output = solution_diff(
-        &folder.0.join("lab/solution"),
-        &folder.0.join("Cargo.toml"),
+        &folder.join("lab/solution"),
+        &folder.join("Cargo.toml"),
         &diff,
     );
     assert!(!output.status.success());
@@ -199,13 +148,13 @@ fn a_marker_error_names_its_line_and_writes_no_diff() {
 
 #[test]
 fn a_solution_outside_the_workspace_is_refused() {
-    let folder = TempFolder::new("outside");
+    let folder = Scratch::new("diff-outside");
     small_kit(&folder);
     folder.write("elsewhere/Cargo.toml", "[workspace]\n");
-    let diff = folder.0.join("solution.diff");
+    let diff = folder.join("solution.diff");
     let output = solution_diff(
-        &folder.0.join("lab/solution"),
-        &folder.0.join("elsewhere/Cargo.toml"),
+        &folder.join("lab/solution"),
+        &folder.join("elsewhere/Cargo.toml"),
         &diff,
     );
     assert!(!output.status.success());
@@ -261,11 +210,10 @@ fn hunks(diff: &str) -> Vec<Hunk> {
 
 #[test]
 fn the_diff_of_the_real_solution_matches_its_files_between_the_markers() {
-    let folder = TempFolder::new("real");
+    let folder = Scratch::new("diff-real");
     let kit = kit();
-    let diff = folder.0.join("solution.diff");
-    let output = solution_diff(&kit.join("solution"), &kit.join("Cargo.toml"), &diff);
-    assert_success(&output);
+    let diff = folder.join("solution.diff");
+    run_ok(util::kit_generator().arg("--solution-diff").arg(&diff));
     let text = fs::read_to_string(&diff).expect("the diff is written");
     let hunks = hunks(&text);
     assert!(!hunks.is_empty(), "the solution has blocks");
