@@ -1,5 +1,5 @@
 //! The oracle of mutation testing (`make mutants`): the solution crate must
-//! score full marks.
+//! score full marks in both labs (`--lab chat`, then `--lab room`).
 //!
 //! cargo-mutants mutates a line of a solution block in a copy of the kit and
 //! runs this test there; the mutant is caught when the test fails. The
@@ -38,6 +38,11 @@ struct Test {
     output: String,
 }
 
+/// The labs the solution is graded in, as `--lab` names them, and how a
+/// check of that lab is named in the verdict: lab 2 runs lab 1's behaviour
+/// checks under their own names, so its names say the lab.
+const LABS: [(&str, &str); 2] = [("chat", ""), ("room", " (lab 2)")];
+
 #[test]
 #[ignore = "the oracle of `make mutants`: needs GRADER_ORACLE_EXE, a grader built before mutating"]
 fn the_solution_scores_full_marks() {
@@ -48,12 +53,45 @@ fn the_solution_scores_full_marks() {
              {ORACLE_VAR} to a grader executable built from the unmutated kit"
         );
     };
+    let (mut names, mut details, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+    let mut full = true;
+    for (lab, suffix) in LABS {
+        let report = grade(&grader, lab);
+        full &= report.score == report.max_score;
+        scores.push(format!(
+            "{} of {} in --lab {lab}",
+            report.score, report.max_score
+        ));
+        for test in report.tests.iter().filter(|test| test.status != "passed") {
+            full = false;
+            names.push(format!("{}{suffix}", test.name));
+            let first = test.output.lines().next().unwrap_or("");
+            details.push(format!("  {}{suffix}: {first}", test.name));
+        }
+    }
+    if full {
+        return;
+    }
+    panic!(
+        "\ncaught by: {}\nthe solution scored {}:\n{}",
+        if names.is_empty() {
+            "(no failed check, yet not full marks)".to_owned()
+        } else {
+            names.join(", ")
+        },
+        scores.join(", "),
+        details.join("\n")
+    );
+}
+
+/// The solution graded in `lab` by the clean grader.
+fn grade(grader: &std::ffi::OsStr, lab: &str) -> Report {
     // Under cargo-mutants, the kit is the mutated copy.
     let kit = util::kit();
     let solution = kit.join("solution");
-    let mut command = Command::new(&grader);
+    let mut command = Command::new(grader);
     command
-        .arg("--dir")
+        .args(["--lab", lab, "--dir"])
         .arg(&solution)
         .args(["--format", "json"])
         // The mutated crate builds into this copy's own target folder,
@@ -63,41 +101,12 @@ fn the_solution_scores_full_marks() {
         .output()
         .unwrap_or_else(|err| panic!("no verdict: cannot run {command:?}: {err}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
         panic!(
-            "no verdict: the grader ({}) gave no JSON report ({err}) for {}\n--- stderr\n{stderr}",
+            "no verdict: the grader ({}) gave no JSON report ({err}) for {} in --lab {lab}\n\
+             --- stderr\n{stderr}",
             output.status,
             solution.display()
         )
-    });
-    let failed: Vec<&Test> = report
-        .tests
-        .iter()
-        .filter(|test| test.status != "passed")
-        .collect();
-    if failed.is_empty() && report.score == report.max_score {
-        return;
-    }
-    let names: Vec<&str> = failed.iter().map(|test| test.name.as_str()).collect();
-    let details: Vec<String> = failed
-        .iter()
-        .map(|test| {
-            let first = test.output.lines().next().unwrap_or("");
-            format!("  {}: {first}", test.name)
-        })
-        .collect();
-    panic!(
-        "\ncaught by: {}\nthe solution scored {} of {}:\n{}",
-        if names.is_empty() {
-            format!(
-                "(no failed check, yet {} of {})",
-                report.score, report.max_score
-            )
-        } else {
-            names.join(", ")
-        },
-        report.score,
-        report.max_score,
-        details.join("\n")
-    );
+    })
 }
