@@ -1,5 +1,5 @@
-//! The room and `select-client` as child processes of a test, and what
-//! `/proc` shows of the room's children.
+//! The room and `select-client` as child processes of a test. What `/proc`
+//! shows of the room's children is `harness::room`'s.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -44,8 +44,8 @@ pub struct Room {
     /// Its standard output after the readiness line (kept, so that the
     /// room never blocks on a full pipe).
     _stdout: Inbox,
-    /// What it logs.
-    pub stderr: Inbox,
+    /// What it logs: kept, so that a failure's transcript shows it.
+    _stderr: Inbox,
 }
 
 impl Room {
@@ -81,6 +81,22 @@ impl Room {
     }
 
     fn start_with(c: &Context, command: &mut Command) -> Result<Room, Failure> {
+        // Descriptors this test inherited (cargo's jobserver pipe, say)
+        // would be the room's too, and fail the tests of its descriptors:
+        // close them at exec.
+        // SAFETY: the closure runs in the child between fork and exec and
+        // only makes the close_range system call, which allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
+                Ok(())
+            });
+        }
         let mut child = command
             .arg("0")
             .stdin(Stdio::null())
@@ -96,7 +112,7 @@ impl Room {
             child,
             port: 0,
             _stdout: stdout,
-            stderr,
+            _stderr: stderr,
         };
         room.port = port?;
         Ok(room)
@@ -142,7 +158,7 @@ impl Drop for Room {
         if self.child.try_wait().ok().flatten().is_some() {
             return;
         }
-        let helpers = children(pid);
+        let helpers = harness::room::children(pid);
         self.signal(libc::SIGTERM);
         if self
             .wait_exit(Instant::now() + Duration::from_secs(5))
@@ -162,74 +178,4 @@ impl Drop for Room {
 /// Where the ring of the room `pid` appears.
 pub fn shm_path(pid: u32) -> String {
     format!("/dev/shm/chat-room-{pid}")
-}
-
-/// The state letter and parent of `pid` (`/proc/PID/stat`), if it exists.
-fn state_and_parent(pid: u32) -> Option<(char, u32)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name, in parentheses, may hold spaces: count from its end.
-    let mut fields = stat.get(stat.rfind(')')? + 2..)?.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let parent = fields.next()?.parse().ok()?;
-    Some((state, parent))
-}
-
-/// The processes whose parent is `pid`, zombies included.
-pub fn children(pid: u32) -> Vec<u32> {
-    children_with_state(pid)
-        .into_iter()
-        .map(|(child, _)| child)
-        .collect()
-}
-
-/// The children of `pid` that are zombies: ended, not reaped.
-pub fn zombies(pid: u32) -> Vec<u32> {
-    children_with_state(pid)
-        .into_iter()
-        .filter(|&(_, state)| state == 'Z')
-        .map(|(child, _)| child)
-        .collect()
-}
-
-fn children_with_state(pid: u32) -> Vec<(u32, char)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut found: Vec<(u32, char)> = entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|candidate| {
-            let (state, parent) = state_and_parent(candidate)?;
-            (parent == pid).then_some((candidate, state))
-        })
-        .collect();
-    found.sort_unstable();
-    found
-}
-
-/// The command line of `pid`, argument by argument.
-pub fn cmdline(pid: u32) -> Vec<String> {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Waits until `condition` holds, looking again every few milliseconds
-/// until `until`: for what `/proc` shows, which sends no event. Returns
-/// whether it came to hold.
-pub fn eventually(until: Instant, mut condition: impl FnMut() -> bool) -> bool {
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }

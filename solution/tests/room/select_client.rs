@@ -7,10 +7,11 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Instant;
 
+use harness::room::eventually;
 use harness::rules::UnderTest;
-use harness::{Context, Failure, Inbox, Outcome, procfs};
+use harness::{Context, Failure, Inbox, Outcome};
 
-use crate::procs::{Room, eventually, run, select_client_exe};
+use crate::procs::{Room, run, select_client_exe};
 
 /// A running `select-client`, its standard input a pipe.
 struct Client {
@@ -63,21 +64,6 @@ impl Drop for Client {
     }
 }
 
-/// The system call `pid` is blocked in (the first field of
-/// `/proc/PID/syscall`), if any.
-fn blocked_in(pid: u32) -> Option<i64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
-    text.split_whitespace().next()?.parse().ok()
-}
-
-/// The numbers of `select` and `pselect6` on this machine.
-fn select_calls() -> Vec<i64> {
-    #[cfg(target_arch = "x86_64")]
-    return vec![libc::SYS_select, libc::SYS_pselect6];
-    #[cfg(not(target_arch = "x86_64"))]
-    return vec![libc::SYS_pselect6];
-}
-
 #[test]
 fn it_waits_in_select_never_epoll_and_chats_like_lab_1s_client() {
     run(|c| {
@@ -90,24 +76,7 @@ fn it_waits_in_select_never_epoll_and_chats_like_lab_1s_client() {
             .map(str::to_owned)
             .ok_or_else(|| Failure::new("the peer did not see the client connect"))?;
         let pid = client.child.id();
-        c.step("the client waits: look at it in /proc");
-        let calls = select_calls();
-        if !eventually(c.until(), || {
-            blocked_in(pid).is_some_and(|n| calls.contains(&n))
-        }) {
-            return Err(Failure {
-                summary: "the idle client does not wait in select".into(),
-                expected: Some(format!("/proc/PID/syscall starting with one of {calls:?}")),
-                seen: Some(format!("{:?}", blocked_in(pid))),
-                ..Failure::default()
-            });
-        }
-        let epolls = procfs::epoll_fds(pid).map_err(|err| Failure::new(err.to_string()))?;
-        if !epolls.is_empty() {
-            return Err(Failure::new(format!(
-                "select-client has epoll instances: descriptors {epolls:?}"
-            )));
-        }
+        harness::room::waits_in_select(c, pid)?;
         peer.send("hello, select\n")?;
         client
             .stdout
