@@ -3,7 +3,9 @@
 # from autograder.zip (see lab-docs/instructors.md, "Gradescope").
 #
 # The zip holds the whole lab kit, unpacked by Gradescope into
-# /autograder/source. This script:
+# /autograder/source, and the file autograder-lab, which names the lab the
+# assignment grades (chat, lab 1, or room, lab 2; make-autograder-zip.sh
+# --lab writes it). This script:
 #   1. installs what is missing: a C toolchain and make (apt), curl, and
 #      Rust through rustup when cargo is absent or older than the kit needs;
 #   2. builds the grader and the skeleton generator once, in release mode,
@@ -14,9 +16,11 @@
 #      submission: student code never runs as root. It gets a copy of the
 #      Rust toolchain and of the crates registry that it can read and not
 #      change, and a build folder of its own;
-#   5. grades that skeleton once, as that user, into the build folder that
-#      grading reuses, so that a submission's build compiles only the
-#      student's own crate (its dependencies are compiled here, once);
+#   5. grades that skeleton once, in the assignment's lab, as that user,
+#      into the build folder that grading reuses, so that a submission's
+#      build compiles only the student's own crate (its dependencies are
+#      compiled here, once); for lab 2 it first checks that /dev/shm is
+#      there for the room's shared memory;
 #   6. removes what grading does not need (the reference solution, the test
 #      fixtures, the kit's build other than the grader); the kit's folder is
 #      root's alone (mode 0700) from step 4 on.
@@ -24,6 +28,7 @@
 # Environment (all optional; the defaults are Gradescope's layout):
 #   AUTOGRADER_ROOT   /autograder
 #   KIT_DIR           the kit: $AUTOGRADER_ROOT/source
+#   LAB               the lab, chat or room: what $KIT_DIR/autograder-lab says, else chat
 #   KIT_TARGET_DIR    where the kit itself is built: $KIT_DIR/target
 #   SKELETON_DIR      the pristine skeleton: $KIT_DIR/target/gradescope/skeleton
 #   CARGO_TARGET_DIR  the build folder of submissions: $AUTOGRADER_ROOT/grading/build
@@ -37,6 +42,11 @@ SKELETON_DIR="${SKELETON_DIR:-$KIT/target/gradescope/skeleton}"
 GRADING="$ROOT/grading"
 BUILD_DIR="${CARGO_TARGET_DIR:-$GRADING/build}"
 GRADER_USER="${GRADER_USER:-chatgrader}"
+LAB="${LAB:-}"
+if [ -z "$LAB" ] && [ -f "$KIT/autograder-lab" ]; then
+    LAB="$(tr -d '[:space:]' <"$KIT/autograder-lab")"
+fi
+LAB="${LAB:-chat}"
 # What the grading user runs, read-only to it (see step 4).
 TOOLCHAIN="$ROOT/toolchain"
 USER_CARGO_HOME="$ROOT/cargo-home"
@@ -50,6 +60,13 @@ if [ ! -f "$KIT/Cargo.toml" ] || [ ! -d "$KIT/grader" ]; then
     say "no lab kit in $KIT: the zip must hold the kit (Cargo.toml, grader/, solution/, skeleton/) at its top"
     exit 1
 fi
+case "$LAB" in
+    chat | room) say "the assignment grades lab $LAB" ;;
+    *)
+        say "unknown lab \"$LAB\": LAB (or the file autograder-lab) must be chat or room"
+        exit 1
+        ;;
+esac
 
 # 1. System packages: a linker and C compiler (rustc needs cc), make, curl.
 missing=()
@@ -134,9 +151,15 @@ export CARGO="$TOOLCHAIN/bin/cargo" CARGO_HOME="$USER_CARGO_HOME"
 # 5. Warm the build folder: grading the skeleton builds every dependency of
 # a student's crate, and the grader's copy of the wrapper tests. Every check
 # fails on the skeleton (status 1); status 2 means the grader cannot grade
-# at all in this image, which must stop the setup.
+# at all in this image, which must stop the setup. Lab 2's room keeps its
+# messages in shared memory, an object of /dev/shm that the grading user
+# creates: without a /dev/shm everyone may write, no room can start.
+if [ "$LAB" = room ] && [ "$(stat -c %a /dev/shm 2>/dev/null)" != 1777 ]; then
+    say "lab 2 needs /dev/shm, a tmpfs that every user may write (mode 1777): $(ls -ld /dev/shm 2>&1)"
+    exit 1
+fi
 status=0
-CARGO_TARGET_DIR="$BUILD_DIR" "$GRADER" --dir "$SKELETON_DIR" --user "$GRADER_USER" \
+CARGO_TARGET_DIR="$BUILD_DIR" "$GRADER" --lab "$LAB" --dir "$SKELETON_DIR" --user "$GRADER_USER" \
     --format json --out "$KIT/target/gradescope/skeleton-report.json" || status=$?
 if [ "$status" -ne 1 ]; then
     say "grading the skeleton ended with status $status (1 was expected): the image cannot grade"
@@ -150,4 +173,4 @@ fi
 rm -rf "$KIT/solution" "$KIT/grader/tests"
 find "$KIT/target" -mindepth 1 -maxdepth 1 ! -name release ! -name gradescope -exec rm -rf {} +
 find "$KIT/target/release" -mindepth 1 -maxdepth 1 ! -name grader -exec rm -rf {} +
-say "ready: grader $GRADER, skeleton $SKELETON_DIR, build folder $BUILD_DIR, grading user $GRADER_USER"
+say "ready for lab $LAB: grader $GRADER, skeleton $SKELETON_DIR, build folder $BUILD_DIR, grading user $GRADER_USER"
