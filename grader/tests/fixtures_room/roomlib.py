@@ -8,10 +8,17 @@ room_helper.py with the socket's descriptor number and the pipe ends' numbers
 as arguments (Python makes every other descriptor close-on-exec). Messages go
 through a ring of slots in a shared-memory object under /dev/shm: the room
 writes a slot and sends its index down each other helper's pipe; a helper
-copies the slot out to its client. Idle deadlines: epoll_wait sleeps until the
-nearest one. No sleeps anywhere.
+copies the slot into its outbox at once and acks it (in batches, or when
+the room asks: see ACK_BATCH). A slot is reused only once every helper it
+went to acked it; when the ring comes round to a slot still held, messages
+wait, the room asks the slot's holders for their acks, and evicts (SIGKILL)
+those that still hold it STUCK_AFTER later. Out of descriptors, the room stops watching the listener
+until a client leaves or PAUSED_WAIT has passed. Deadlines (idle users, a
+full ring's, the next try to accept) are epoll_wait's timeout. No flow
+control (lab 1's fixtures cover it). No sleeps anywhere.
 """
 
+import collections
 import errno
 import mmap
 import os
@@ -25,7 +32,41 @@ import time
 SLOTS = 256
 SLOT_SIZE = 8192
 MAX_LINE = 4096
+# How long the holders of the slot a full ring needs may keep it, counted
+# from when the room started waiting for it, before they count as stuck.
+STUCK_AFTER = 2.0
+# How long the loop sleeps while out of descriptors before it tries again.
+PAUSED_WAIT = 1.0
+# A helper acks the slots it copied in batches of this many, or at once
+# when the room asks (ORDER_ACKS, when the ring is full). A Python helper
+# takes a good 100 ms of CPU to start on a loaded machine; an ack per copy
+# would wake the room once per helper per message while a crowd of them
+# starts, and room/emfile counts those wake-ups as busy.
+ACK_BATCH = 64
+# At most this many helpers starting at once: the room takes no newcomer
+# while as many helpers have not yet said they run (REPORT_READY). Forty
+# Python interpreters starting together on two cores take seconds, and the
+# room would serve their first lines long after it ran out of descriptors,
+# while room/emfile measures it idle.
+MAX_STARTING = 2
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The records on the pipes: a header of two native u32, kind then value.
+# Room to helper (orders): SLOT (copy slot VALUE of the ring), IDLE (your
+# client was idle VALUE seconds: say so, then end), TEXT (no shared memory:
+# slot VALUE's message follows, a u32 length and its bytes; copy it), ACKS
+# (ack every slot you copied, now). Helper to room (reports): ACK (I copied
+# slot VALUE), LINE (my client sent a line of VALUE bytes, which follow),
+# READY (I run: my first report).
+ORDER = struct.Struct("II")
+LENGTH = struct.Struct("I")
+ORDER_SLOT = 1
+ORDER_IDLE = 4
+ORDER_TEXT = 5
+ORDER_ACKS = 6
+REPORT_ACK = 1
+REPORT_LINE = 2
+REPORT_READY = 3
 
 
 def log(text):
@@ -53,12 +94,16 @@ def map_ring(fd, path):
 
 class Helper:
     def __init__(self, pid, tag, up, down):
-        self.pid = pid
+        self.pid = pid        # None once reaped: never signalled again
         self.tag = tag
-        self.up = up          # read end: lines from the helper
-        self.down = down      # write end: slot indexes (or messages) to it
-        self.pending = b""
+        self.up = up          # read end: records from the helper
+        self.down = down      # write end: orders to it
+        self.reports = bytearray()
+        self.holds = set()    # slots sent to it and not acked yet
         self.deadline = None
+        self.leaving = False  # told it was idle: it ends, gets nothing more
+        self.gone = False     # removed from the room
+        self.starting = True  # no REPORT_READY yet
 
 
 class Room:
@@ -68,12 +113,19 @@ class Room:
     idle_resets = True
     unlink_on_exit = True
     use_shm = True
+    stuck_deadline_wakes = True
+    helper_flags = []
 
     def __init__(self, listener, idle):
         self.listener = listener
         self.idle = idle
         self.helpers = {}     # up fd -> Helper
+        self.holders = [0] * SLOTS
         self.next_slot = 0
+        self.waiting = collections.deque()  # (message, recipients)
+        self.full_since = None
+        self.accepting = True     # False while out of descriptors
+        self.watching = True      # whether the listener is in the epoll set
         self.epoll = select.epoll()
         self.epoll.register(listener.fileno(), select.EPOLLIN)
         self.ring = None
@@ -116,25 +168,42 @@ class Room:
                 return
             if pid == 0:
                 return
+            for helper in self.helpers.values():
+                if helper.pid == pid:
+                    helper.pid = None
 
     # ------------------------------------------------------------ the loop
 
     def serve(self):
         print(f"listening on 0.0.0.0:{self.listener.getsockname()[1]}", flush=True)
         while not self.stopping:
-            timeout = self.timeout()
-            for fd, _ in self.epoll.poll(timeout):
+            events = self.epoll.poll(self.timeout())
+            for fd, _ in events:
                 if fd == self.listener.fileno():
                     self.accept()
                 elif self.use_self_pipe and fd == self.wake_r:
                     self.on_signals()
                 elif fd in self.helpers:
                     self.from_helper(self.helpers[fd])
+            if not self.accepting and not events:
+                self.resume_accepting()
             self.expire()
+            self.pump()
         self.shutdown()
 
+    def deadlines(self):
+        """When the loop must wake even if nothing happens: the idle
+        deadlines, the moment a full ring's holders count as stuck, and the
+        next try to accept while out of descriptors."""
+        found = [h.deadline for h in self.helpers.values() if h.deadline is not None]
+        if self.full_since is not None and self.stuck_deadline_wakes:
+            found.append(self.full_since + STUCK_AFTER)
+        if not self.accepting:
+            found.append(time.monotonic() + PAUSED_WAIT)
+        return found
+
     def timeout(self):
-        deadlines = [h.deadline for h in self.helpers.values() if h.deadline is not None]
+        deadlines = self.deadlines()
         if not deadlines:
             return -1
         left = min(deadlines) - time.monotonic()
@@ -145,26 +214,72 @@ class Room:
         for helper in list(self.helpers.values()):
             if helper.deadline is not None and helper.deadline <= now:
                 helper.deadline = None
-                self.send_to(helper, f"[SERVER] Disconnected: idle for {self.idle} s.\n".encode())
-                # Its helper writes what it has, then exits: the room sees
-                # its pipe close and announces the leave.
-                os.close(helper.down)
-                helper.down = None
+                helper.leaving = True
+                # Its helper tells its client and ends: the room sees its
+                # pipe close and announces the leave.
+                self.order(helper, ORDER_IDLE, self.idle)
+
+    # ------------------------------------------------------------ newcomers
 
     def accept(self):
+        # The helper's pipes first: without descriptors for them, the
+        # newcomer waits in the backlog until a client leaves.
+        try:
+            pipes = make_pipes()
+        except OSError as err:
+            if err.errno in (errno.EMFILE, errno.ENFILE):
+                return self.out_of_descriptors()
+            raise
         try:
             sock, (ip, port) = self.listener.accept()
-        except BlockingIOError:
+        except OSError as err:
+            close_all(pipes)
+            if err.errno in (errno.EMFILE, errno.ENFILE):
+                return self.out_of_descriptors()
+            if not isinstance(err, BlockingIOError):
+                log(f"accept failed: {err}")
             return
         tag = f"[{ip}:{port}]"
-        helper = self.spawn(sock, tag)
+        try:
+            helper = self.spawn(sock, tag, pipes)
+        except OSError as err:
+            log(f"could not start a helper: {err}")
+            sock.close()
+            close_all(pipes)
+            return self.out_of_descriptors()
         sock.close()
-        self.broadcast(helper, f"{tag} (connected)\n".encode(), include_new=False)
+        # Told before it joins, so it is not among the recipients.
+        self.post(helper, f"{tag} (connected)\n".encode())
         self.helpers[helper.up] = helper
         self.epoll.register(helper.up, select.EPOLLIN)
+        self.watch_listener()
         if self.idle:
             helper.deadline = time.monotonic() + self.idle
         log(f"{tag} connected (helper {helper.pid})")
+
+    def out_of_descriptors(self):
+        """Stops watching the listener until a client leaves (or the next
+        try, PAUSED_WAIT later): level-triggered, it would stay ready."""
+        if self.accepting:
+            self.accepting = False
+            self.watch_listener()
+            log("out of file descriptors: new clients wait until one leaves")
+
+    def resume_accepting(self):
+        if not self.accepting:
+            self.accepting = True
+            self.watch_listener()
+
+    def watch_listener(self):
+        """Watches the listener unless out of descriptors or MAX_STARTING
+        helpers are starting."""
+        starting = sum(1 for h in self.helpers.values() if h.starting)
+        want = self.accepting and starting < MAX_STARTING
+        if want and not self.watching:
+            self.epoll.register(self.listener.fileno(), select.EPOLLIN)
+        elif self.watching and not want:
+            self.epoll.unregister(self.listener.fileno())
+        self.watching = want
 
     def helper_args(self, sock, down_r, up_w):
         return [str(sock.fileno()), str(down_r), str(up_w)]
@@ -173,9 +288,8 @@ class Room:
         for fd in (sock.fileno(), down_r, up_w):
             os.set_inheritable(fd, True)
 
-    def spawn(self, sock, tag):
-        down_r, down_w = os.pipe()
-        up_r, up_w = os.pipe()
+    def spawn(self, sock, tag, pipes):
+        down_r, down_w, up_r, up_w = pipes
         pid = os.fork()
         if pid == 0:
             try:
@@ -184,82 +298,203 @@ class Room:
                     signal.signal(sig, signal.SIG_DFL)
                 self.in_child(sock, down_r, up_w)
                 args = self.helper_args(sock, down_r, up_w)
+                flags = list(self.helper_flags) + ([] if self.use_shm else ["--no-shm"])
                 # -S: no site packages, so that a helper starts quickly.
-                os.execv(sys.executable, [sys.executable, "-S", os.path.join(HERE, "room_helper.py")] + args
-                         + ([] if self.use_shm else ["--no-shm"]))
+                os.execv(sys.executable, [sys.executable, "-S", os.path.join(HERE, "room_helper.py")]
+                         + args + flags)
             finally:
                 os._exit(127)
         os.close(down_r)
         os.close(up_w)
+        # The room never waits on a helper: a full pipe means it is stuck.
+        os.set_blocking(up_r, False)
+        os.set_blocking(down_w, False)
         return Helper(pid, tag, up_r, down_w)
+
+    # ------------------------------------------------------------ helpers
 
     def from_helper(self, helper):
         try:
             data = os.read(helper.up, 65536)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if not data:
             self.remove(helper)
             return
-        helper.pending += data
-        *lines, helper.pending = helper.pending.split(b"\n")
-        for line in lines:
-            if self.idle and self.idle_resets and helper.down is not None:
-                helper.deadline = time.monotonic() + self.idle
-            self.broadcast(helper, helper.tag.encode() + b" " + line + b"\n")
+        helper.reports += data
+        for kind, value, line in take_records(helper.reports, REPORT_LINE):
+            if kind == REPORT_READY:
+                helper.starting = False
+                self.watch_listener()
+            elif kind == REPORT_ACK:
+                if value in helper.holds:
+                    helper.holds.discard(value)
+                    self.holders[value] -= 1
+            elif kind == REPORT_LINE:
+                if self.idle and self.idle_resets and not helper.leaving:
+                    helper.deadline = time.monotonic() + self.idle
+                self.post(helper, helper.tag.encode() + b" " + line + b"\n")
 
     def remove(self, helper):
+        """Its helper ended (its pipe closed) or was ended: it holds no
+        slot any more, and the others are told."""
+        if helper.gone:
+            return
+        helper.gone = True
         self.epoll.unregister(helper.up)
         os.close(helper.up)
-        if helper.down is not None:
-            os.close(helper.down)
+        os.close(helper.down)
         del self.helpers[helper.up]
-        self.broadcast(helper, f"{helper.tag} (disconnected)\n".encode())
+        for slot in helper.holds:
+            self.holders[slot] -= 1
+        helper.holds.clear()
+        self.post(helper, f"{helper.tag} (disconnected)\n".encode())
         log(f"{helper.tag} disconnected")
+        self.accepting = True
+        self.watch_listener()
 
-    def broadcast(self, sender, message, include_new=True):
-        for helper in list(self.helpers.values()):
-            if helper is not sender:
-                self.send_to(helper, message)
+    def evict(self, helper, why):
+        """Kills a helper that cannot be trusted to go on (SIGKILL also ends
+        a stopped one) and removes its client at once."""
+        log(f"{helper.tag}: {why}")
+        if helper.pid is not None:
+            try:
+                os.kill(helper.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.remove(helper)
 
-    def send_to(self, helper, message):
-        if helper.down is None:
-            return
-        if self.use_shm:
-            slot = self.next_slot
-            self.next_slot = (self.next_slot + 1) % SLOTS
-            start = slot * SLOT_SIZE
-            self.ring[start:start + 4 + len(message)] = struct.pack("I", len(message)) + message
-            order = struct.pack("I", slot)
-        else:
-            order = struct.pack("I", len(message)) + message
+    def order(self, helper, kind, value, payload=None):
+        """Writes one order down a helper's pipe; a pipe that is full or
+        broken means the helper is stuck or gone: it is evicted."""
+        record = ORDER.pack(kind, value)
+        if payload is not None:
+            record += LENGTH.pack(len(payload)) + payload
         try:
-            os.write(helper.down, order)
+            written = os.write(helper.down, record)
         except OSError:
-            pass
+            written = 0
+        if written != len(record):
+            self.evict(helper, "its pipe failed")
+            return False
+        return True
+
+    # ------------------------------------------------------------ the ring
+
+    def post(self, sender, message):
+        """Queues a message for everyone present but `sender`."""
+        recipients = [h for h in self.helpers.values() if h is not sender and not h.leaving]
+        self.waiting.append((message, recipients))
+
+    def pump(self):
+        """Moves the waiting messages into the ring while the next slot is
+        free, and sends each slot's number to its recipients. A slot still
+        held waits for acks; held STUCK_AFTER past when the ring filled,
+        its holders are stuck and evicted."""
+        while self.waiting:
+            slot = self.next_slot
+            if self.holders[slot] > 0:
+                now = time.monotonic()
+                if self.full_since is None:
+                    self.full_since = now
+                    for helper in [h for h in self.helpers.values() if slot in h.holds]:
+                        self.order(helper, ORDER_ACKS, 0)
+                if now < self.full_since + STUCK_AFTER:
+                    return
+                for helper in [h for h in self.helpers.values() if slot in h.holds]:
+                    self.evict(helper, "stuck: its helper did not copy a message in time")
+                continue
+            message, recipients = self.waiting.popleft()
+            self.full_since = None
+            self.next_slot = (slot + 1) % SLOTS
+            if self.use_shm:
+                start = slot * SLOT_SIZE
+                self.ring[start:start + 4 + len(message)] = LENGTH.pack(len(message)) + message
+            for helper in recipients:
+                if helper.gone or helper.leaving:
+                    continue
+                if self.use_shm:
+                    sent = self.order(helper, ORDER_SLOT, slot)
+                else:
+                    sent = self.order(helper, ORDER_TEXT, slot, message)
+                if sent:
+                    helper.holds.add(slot)
+                    self.holders[slot] += 1
+        self.full_since = None
 
     def shutdown(self):
         for helper in self.helpers.values():
+            if helper.pid is not None:
+                for sig in (signal.SIGTERM, signal.SIGCONT):
+                    try:
+                        os.kill(helper.pid, sig)
+                    except ProcessLookupError:
+                        pass
+        while True:
             try:
-                os.kill(helper.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for helper in self.helpers.values():
-            try:
-                os.waitpid(helper.pid, 0)
+                os.waitpid(-1, 0)
             except ChildProcessError:
-                pass
+                break
         if self.use_shm and self.unlink_on_exit:
             os.unlink(self.path)
+
+
+def make_pipes():
+    """The two pipes of a helper: (down_r, down_w, up_r, up_w)."""
+    down_r, down_w = os.pipe()
+    try:
+        up_r, up_w = os.pipe()
+    except OSError:
+        close_all((down_r, down_w))
+        raise
+    return (down_r, down_w, up_r, up_w)
+
+
+def close_all(fds):
+    for fd in fds:
+        os.close(fd)
+
+
+def take_records(buffer, with_text):
+    """Cuts the complete records off the front of `buffer` (a bytearray):
+    a list of (kind, value, text). A record of kind `with_text` has its
+    text after the header: VALUE bytes for a line, a length and that many
+    bytes for an order."""
+    found = []
+    at = 0
+    while len(buffer) - at >= ORDER.size:
+        kind, value = ORDER.unpack_from(buffer, at)
+        text = b""
+        end = at + ORDER.size
+        if kind == with_text == REPORT_LINE:
+            if len(buffer) < end + value:
+                break
+            text = bytes(buffer[end:end + value])
+            end += value
+        elif kind == with_text == ORDER_TEXT:
+            if len(buffer) < end + LENGTH.size:
+                break
+            (length,) = LENGTH.unpack_from(buffer, end)
+            if len(buffer) < end + LENGTH.size + length:
+                break
+            text = bytes(buffer[end + LENGTH.size:end + LENGTH.size + length])
+            end += LENGTH.size + length
+        found.append((kind, value, text))
+        at = end
+    del buffer[:at]
+    return found
 
 
 # ---------------------------------------------------------------- the helper
 
 
 def run_helper(argv):
-    """`room_helper.py FD PIPE_IN PIPE_OUT [--no-shm]`."""
+    """`room_helper.py FD PIPE_IN PIPE_OUT [--no-shm] [--ack-when-sent]`."""
     use_shm = "--no-shm" not in argv
-    argv = [a for a in argv if a != "--no-shm"]
+    ack_when_sent = "--ack-when-sent" in argv
+    argv = [a for a in argv if not a.startswith("--")]
     fd = 0 if argv[0] == "stdin" else int(argv[0])
     down, up = int(argv[1]), int(argv[2])
     sock = socket.socket(fileno=fd)
@@ -269,56 +504,78 @@ def run_helper(argv):
         path = shm_path(os.getppid())
         ring = map_ring(os.open(path, os.O_RDWR), path)
     outbox = bytearray()
-    orders = b""
+    queued = 0             # bytes ever put in the outbox
+    sent_total = 0         # bytes ever written to the client
+    unsent = collections.deque()  # --ack-when-sent: (end in the stream, slot)
+    ackable = []           # slots copied (--ack-when-sent: sent), not acked
+    orders = bytearray()
     partial = b""
-    reading = True
-    poller = select.poll()
 
     def report(line):
-        os.write(up, line + b"\n")
+        os.write(up, ORDER.pack(REPORT_LINE, len(line)) + line)
+
+    os.write(up, ORDER.pack(REPORT_READY, 0))
+
+    def ack_all():
+        if ackable:
+            os.write(up, b"".join(ORDER.pack(REPORT_ACK, slot) for slot in ackable))
+            ackable.clear()
+
+    def may_ack(slot):
+        ackable.append(slot)
+        if len(ackable) >= ACK_BATCH:
+            ack_all()
 
     def finish():
         if partial:
             report(partial)
         sys.exit(0)
 
+    def flush_and_end(last=b""):
+        try:
+            sock.setblocking(True)
+            sock.sendall(outbox + last)
+        except OSError:
+            pass
+        sys.exit(0)
+
     while True:
         poller = select.poll()
-        poller.register(fd, (select.POLLIN if reading else 0) | (select.POLLOUT if outbox else 0))
+        poller.register(fd, select.POLLIN | (select.POLLOUT if outbox else 0))
         poller.register(down, select.POLLIN)
         for ready, events in poller.poll():
             if ready == down:
                 data = os.read(down, 65536)
                 if not data:
-                    sock.setblocking(True)
-                    sock.sendall(outbox)
-                    sys.exit(0)
+                    flush_and_end()
                 orders += data
-                while True:
-                    if use_shm:
-                        if len(orders) < 4:
-                            break
-                        (slot,) = struct.unpack("I", orders[:4])
-                        orders = orders[4:]
-                        start = slot * SLOT_SIZE
-                        (length,) = struct.unpack("I", ring[start:start + 4])
-                        outbox += ring[start + 4:start + 4 + length]
+                for kind, value, text in take_records(orders, ORDER_TEXT):
+                    if kind == ORDER_IDLE:
+                        flush_and_end(f"[SERVER] Disconnected: idle for {value} s.\n".encode())
+                    if kind == ORDER_ACKS:
+                        ack_all()
+                        continue
+                    if kind == ORDER_SLOT:
+                        start = value * SLOT_SIZE
+                        (length,) = LENGTH.unpack(ring[start:start + 4])
+                        text = ring[start + 4:start + 4 + length]
+                    outbox += text
+                    queued += len(text)
+                    if ack_when_sent:
+                        unsent.append((queued, value))
                     else:
-                        if len(orders) < 4:
-                            break
-                        (length,) = struct.unpack("I", orders[:4])
-                        if len(orders) < 4 + length:
-                            break
-                        outbox += orders[4:4 + length]
-                        orders = orders[4 + length:]
+                        may_ack(value)
             elif events & select.POLLOUT and outbox:
                 try:
                     sent = sock.send(outbox)
                     del outbox[:sent]
+                    sent_total += sent
                 except BlockingIOError:
                     pass
                 except OSError:
                     finish()
+                while unsent and unsent[0][0] <= sent_total:
+                    may_ack(unsent.popleft()[1])
             if ready == fd and events & (select.POLLIN | select.POLLHUP | select.POLLERR):
                 try:
                     data = sock.recv(65536)
@@ -416,6 +673,30 @@ class SigtermKeepsShmRoom(Room):
     unlink_on_exit = False
 
 
+class SlowReaderStallsRoom(Room):
+    """Its helpers ack a slot once its message reached the client, not once
+    copied: a client that does not read holds the ring."""
+
+    helper_flags = ["--ack-when-sent"]
+
+
+class FullRingSleepsRoom(Room):
+    """A full ring's stuck deadline is checked after each round but is not
+    among epoll_wait's deadlines: with nothing else to wake it, the room
+    sleeps for ever."""
+
+    stuck_deadline_wakes = False
+
+
+class EmfileSpinsRoom(Room):
+    """Out of descriptors it gives up on the newcomer for now, as lab 1's
+    server skips a failed accept, and goes on watching the listener, which
+    stays readable: epoll_wait returns at once, again and again."""
+
+    def out_of_descriptors(self):
+        pass
+
+
 DEFECTS = {
     None: Room,
     "no_fd_arg": NoFdArgRoom,
@@ -425,6 +706,9 @@ DEFECTS = {
     "no_shm": NoShmRoom,
     "idle_no_reset": IdleNoResetRoom,
     "sigterm_keeps_shm": SigtermKeepsShmRoom,
+    "slow_reader_stalls": SlowReaderStallsRoom,
+    "full_ring_sleeps": FullRingSleepsRoom,
+    "emfile_spins": EmfileSpinsRoom,
 }
 
 
