@@ -20,6 +20,7 @@ control (lab 1's fixtures cover it). No sleeps anywhere.
 
 import collections
 import errno
+import fcntl
 import mmap
 import os
 import select
@@ -309,6 +310,12 @@ class Room:
         # The room never waits on a helper: a full pipe means it is stuck.
         os.set_blocking(up_r, False)
         os.set_blocking(down_w, False)
+        if not self.use_shm:
+            # Whole messages go down the pipe: room for a ring's worth.
+            try:
+                fcntl.fcntl(down_w, fcntl.F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass
         return Helper(pid, tag, up_r, down_w)
 
     # ------------------------------------------------------------ helpers
@@ -511,15 +518,23 @@ def run_helper(argv):
     orders = bytearray()
     partial = b""
 
-    def report(line):
-        os.write(up, ORDER.pack(REPORT_LINE, len(line)) + line)
+    # What goes up to the room, written once per round: one wake-up of the
+    # room for the round's lines and acks (and, in the first round, for
+    # REPORT_READY and the lines the client sent while the helper started).
+    outgoing = bytearray(ORDER.pack(REPORT_READY, 0))
 
-    os.write(up, ORDER.pack(REPORT_READY, 0))
+    def send_up():
+        if outgoing:
+            os.write(up, outgoing)
+            outgoing.clear()
+
+    def report(line):
+        outgoing.extend(ORDER.pack(REPORT_LINE, len(line)) + line)
 
     def ack_all():
-        if ackable:
-            os.write(up, b"".join(ORDER.pack(REPORT_ACK, slot) for slot in ackable))
-            ackable.clear()
+        for slot in ackable:
+            outgoing.extend(ORDER.pack(REPORT_ACK, slot))
+        ackable.clear()
 
     def may_ack(slot):
         ackable.append(slot)
@@ -529,12 +544,14 @@ def run_helper(argv):
     def finish():
         if partial:
             report(partial)
+        send_up()
         sys.exit(0)
 
     def flush_and_end(last=b""):
         try:
             sock.setblocking(True)
             sock.sendall(outbox + last)
+            send_up()
         except OSError:
             pass
         sys.exit(0)
@@ -601,6 +618,7 @@ def run_helper(argv):
                 while len(partial) >= MAX_LINE:
                     report(partial[:MAX_LINE])
                     partial = partial[MAX_LINE:]
+        send_up()
 
 
 # ---------------------------------------------------------------- defects
