@@ -112,8 +112,10 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_room")
 }
 
-/// The mechanism checks a room fixture is graded on: those a room correct
-/// for the mechanisms alone (no flow control, no ring bookkeeping) passes.
+/// The mechanism checks a room fixture is graded on: lab 2's own, which a
+/// room correct for the mechanisms alone (no flow control) passes. Each
+/// must be lost by a fixture of its own
+/// ([`each_room_mechanism_check_has_a_fixture_that_loses_it`]).
 const ROOM_MECHANISMS: &[&str] = &[
     "room/helpers",
     "room/descriptors",
@@ -122,7 +124,77 @@ const ROOM_MECHANISMS: &[&str] = &[
     "room/shared-memory",
     "room/idle",
     "room/sigterm",
+    "room/slow-reader",
+    "room/full-ring",
+    "room/emfile",
 ];
+
+/// The room's other checks: lab 1's server rules run against the room,
+/// which lab 1's fixtures (`tests/fixtures/`) break one by one.
+const LAB_1_RULES: &[&str] = &[
+    "room/ready",
+    "room/join",
+    "room/broadcast",
+    "room/tag",
+    "room/empty-and-cr",
+    "room/leave",
+    "room/split",
+    "room/merged",
+    "room/long-line",
+    "room/partial-leave",
+    "room/reset",
+    "room/fifty",
+    "room/burst",
+    "room/slow-consumer",
+    "room/idle-cpu",
+    "room/fd-leak",
+    "room/e2e",
+];
+
+/// Issue 13: each mechanism has a broken fixture that loses exactly its
+/// check. Every room check of the catalog is a lab-1 rule or a mechanism
+/// (so a new check must be placed, and a new mechanism must get a
+/// fixture), and `expected.json` names, for each mechanism, a room that
+/// fails it alone. Reads the table only: the gradings that prove it are
+/// [`each_broken_room_or_select_client_loses_exactly_its_check`].
+#[test]
+fn each_room_mechanism_check_has_a_fixture_that_loses_it() {
+    let room_checks: BTreeSet<&str> = ROOM_CHECKS
+        .iter()
+        .filter(|check| check.part == Part::Room)
+        .map(|check| check.name)
+        .collect();
+    let placed: BTreeSet<&str> = ROOM_MECHANISMS.iter().chain(LAB_1_RULES).copied().collect();
+    assert_eq!(
+        placed.len(),
+        ROOM_MECHANISMS.len() + LAB_1_RULES.len(),
+        "a check is both a mechanism and a lab-1 rule"
+    );
+    assert_eq!(
+        room_checks, placed,
+        "the room checks of the catalog, and those placed here (ROOM_MECHANISMS, LAB_1_RULES)"
+    );
+    let text = std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json");
+    let expected: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).expect("expected.json is JSON");
+    let lost_alone: BTreeSet<&str> = expected
+        .values()
+        .filter(|entry| entry["kind"] == "room")
+        .filter_map(|entry| match entry["fails"].as_array()?.as_slice() {
+            [only] => only.as_str(),
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<&str> = ROOM_MECHANISMS
+        .iter()
+        .copied()
+        .filter(|check| !lost_alone.contains(check))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no room fixture in expected.json loses exactly {missing:?}"
+    );
+}
 
 /// How many graders run at once: one. The idle check's margin (0.5 s) is
 /// for a machine that is not overloaded, and a Python room's helpers start
@@ -145,7 +217,7 @@ fn failed_checks(fixture: &str, kind: &str) -> Result<BTreeSet<String>, String> 
     match kind {
         "room" => {
             // One check at a time: a Python helper starts slowly beside
-            // six other checks' helpers, and the idle check's room gives
+            // the other checks' helpers, and the idle check's room gives
             // A's helper 1 s to pass on A's first line.
             args.extend([
                 "--server".to_owned(),
