@@ -65,7 +65,7 @@ flake:
 bench-grader:
 	$(CARGO) test --package grader --test integration -- --ignored --nocapture --exact flake::grading_time
 
-## bench: measure the reference server against other servers (grader bench, release build) into grader/BENCH.md (a few minutes)
+## bench: measure the reference server against other servers, and lab 1's server against lab 2's room (grader bench, release build), into grader/BENCH.md (about 10 minutes)
 .PHONY: bench
 bench:
 	$(CARGO) run --quiet --package xtask -- bench-report

@@ -1,10 +1,11 @@
 //! `bench-report`: writes `grader/BENCH.md`, the reference chat server
-//! against the other servers of [`SERVERS`] under `grader bench`, measured
-//! one after the other in one run (`make bench`, a few minutes).
+//! against the other servers of [`SERVERS`] under `grader bench`, and lab
+//! 1's server against lab 2's room ([`ROOM`]) side by side, measured one
+//! after the other in one run (`make bench`, a few minutes).
 //!
-//! It builds the grader with `--release`, runs a private copy of it for
-//! every measurement with `--format json`, reads each result back through
-//! the grader's own report types, and renders the tables.
+//! It builds the grader and the room with `--release`, runs private copies
+//! of them for every measurement with `--format json`, reads each result
+//! back through the grader's own report types, and renders the tables.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,9 @@ enum Start {
     Reference(&'static [&'static str]),
     /// An executable in the grader's folder.
     Executable(&'static str),
+    /// A binary of the workspace, built with `--release` by the report and
+    /// run from its private folder (see [`BUILT`]).
+    Built(&'static str),
 }
 
 /// One server BENCH.md measures.
@@ -69,6 +73,33 @@ const SERVERS: &[Measured] = &[
     },
 ];
 
+/// Lab 2's reference, measured side by side with lab 1's (the first of
+/// [`SERVERS`]) in a section of its own.
+const ROOM: Measured = Measured {
+    name: "room",
+    about: "lab 2's reference, `room`: a parent process and a `room-helper` process per \
+            client, pipes and a shared-memory ring (solution/src/room/)",
+    start: Start::Built("room"),
+    env: &[],
+    max_idle: SIDE_IDLE,
+};
+
+/// The workspace's binaries the report builds and copies, the grader first:
+/// the room runs its `room-helper` from beside itself.
+const BUILT: &[(&str, &str)] = &[
+    ("grader", "grader"),
+    ("chat", "room"),
+    ("chat", "room-helper"),
+];
+
+/// The side-by-side flood: the default load with 1,000 lines per sender
+/// instead of 10,000, since the room forwards lines about a hundred times
+/// slower than lab 1's server.
+const SIDE_FLOOD: &[&str] = &["--messages", "1000"];
+
+/// The side-by-side idle clients: a helper process each in the room.
+const SIDE_IDLE: usize = 1_000;
+
 /// A throughput workload: its arguments to `grader bench`.
 struct Workload {
     title: &'static str,
@@ -106,9 +137,10 @@ const IDLE_TIMEOUT: &str = "300";
 const RUNS: usize = 3;
 
 impl Measured {
-    /// Its arguments to `grader bench` (`kit` is the kit's folder), and how
-    /// BENCH.md shows them.
-    fn args(&self, kit: &Path) -> (Vec<String>, String) {
+    /// Its arguments to `grader bench` (`kit` is the kit's folder, `built`
+    /// the folder of the private copies of [`BUILT`]), and how BENCH.md
+    /// shows them.
+    fn args(&self, kit: &Path, built: &Path) -> (Vec<String>, String) {
         match self.start {
             Start::Reference(args) => {
                 let mut all = vec!["--reference".to_owned()];
@@ -127,6 +159,13 @@ impl Measured {
                     format!("--server grader/{path}"),
                 )
             }
+            Start::Built(name) => (
+                vec![
+                    "--server".into(),
+                    built.join(name).to_string_lossy().into_owned(),
+                ],
+                format!("--server target/release/{name}"),
+            ),
         }
     }
 }
@@ -143,6 +182,15 @@ struct Report {
     throughput: Vec<Vec<Vec<Throughput>>>,
     /// Idle runs: the size, the server's index in [`SERVERS`], the result.
     idle: Vec<(usize, usize, Idle)>,
+    side: SideBySide,
+}
+
+/// Lab 1's server (`SERVERS[0]`) and the room, each measured the same way.
+struct SideBySide {
+    /// The [`SIDE_FLOOD`] runs: lab 1's, then the room's.
+    flood: [Vec<Throughput>; 2],
+    /// [`SIDE_IDLE`] idle clients: lab 1's, then the room's.
+    idle: [Idle; 2],
 }
 
 /// Measures every server and writes the report to `out`.
@@ -150,9 +198,28 @@ pub fn run(kit: &Path, out: &Path) -> Result<()> {
     // Every measurement runs this copy: a build in the same target folder
     // during the report (cargo test, make soak) would otherwise swap the
     // reference server under it halfway through.
-    let grader = PrivateCopy::of(&build_grader(kit)?)?;
+    let tools = PrivateCopy::of(&build(kit)?)?;
+    let grader = &tools.grader();
+    let built = &tools.0;
     let load_before = load_average();
     let started = Instant::now();
+    // Side by side first, interleaved like the rest.
+    let pair = [&SERVERS[0], &ROOM];
+    let mut flood = [Vec::new(), Vec::new()];
+    for _ in 0..RUNS {
+        for (runs, server) in flood.iter_mut().zip(pair) {
+            runs.push(measure(grader, kit, built, server, SIDE_FLOOD)?);
+        }
+    }
+    let side_idle = SIDE_IDLE.to_string();
+    let side_idle = ["--idle", &side_idle, "--timeout", IDLE_TIMEOUT];
+    let side = SideBySide {
+        flood,
+        idle: [
+            measure(grader, kit, built, pair[0], &side_idle)?,
+            measure(grader, kit, built, pair[1], &side_idle)?,
+        ],
+    };
     let mut throughput = Vec::new();
     for workload in WORKLOADS {
         // Interleaved (A B A B A B), so that a change in the machine's other
@@ -160,7 +227,7 @@ pub fn run(kit: &Path, out: &Path) -> Result<()> {
         let mut runs: Vec<Vec<Throughput>> = SERVERS.iter().map(|_| Vec::new()).collect();
         for _ in 0..RUNS {
             for (i, server) in SERVERS.iter().enumerate() {
-                runs[i].push(measure(&grader.0, kit, server, workload.args)?);
+                runs[i].push(measure(grader, kit, built, server, workload.args)?);
             }
         }
         throughput.push(runs);
@@ -171,7 +238,7 @@ pub fn run(kit: &Path, out: &Path) -> Result<()> {
             if n <= server.max_idle {
                 let n_text = n.to_string();
                 let args = ["--idle", &n_text, "--timeout", IDLE_TIMEOUT];
-                idle.push((n, i, measure(&grader.0, kit, server, &args)?));
+                idle.push((n, i, measure(grader, kit, built, server, &args)?));
             }
         }
     }
@@ -184,6 +251,7 @@ pub fn run(kit: &Path, out: &Path) -> Result<()> {
         minutes: (started.elapsed().as_secs_f64() / 60.0).ceil(),
         throughput,
         idle,
+        side,
     };
     std::fs::write(out, render(&report, kit))
         .with_context(|| format!("cannot write {}", out.display()))?;
@@ -191,52 +259,69 @@ pub fn run(kit: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the grader with `--release` and returns its executable, where
-/// cargo says it is (whatever the target folder).
-fn build_grader(kit: &Path) -> Result<PathBuf> {
+/// Builds [`BUILT`] with `--release` and returns their executables, in
+/// its order, where cargo says they are (whatever the target folder).
+fn build(kit: &Path) -> Result<Vec<PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(kit)
-        .args(["build", "--release", "--package", "grader"])
-        .args([
-            "--bin",
-            "grader",
-            "--message-format=json-render-diagnostics",
-        ])
+    let mut command = Command::new(cargo);
+    command.current_dir(kit).args(["build", "--release"]);
+    for (package, bin) in BUILT {
+        command.args(["--package", package, "--bin", bin]);
+    }
+    let shown = format!("{:?}", command);
+    let output = command
+        .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit())
         .output()
-        .context("cannot run cargo to build the grader")?;
+        .context("cannot run cargo to build the grader and the room")?;
     if !output.status.success() {
-        bail!(
-            "cargo build --release --package grader failed: {}",
-            output.status
-        );
+        bail!("{shown} failed: {}", output.status);
     }
-    String::from_utf8_lossy(&output.stdout)
+    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| {
-            message["reason"] == "compiler-artifact" && message["target"]["name"] == "grader"
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    BUILT
+        .iter()
+        .map(|(_, bin)| {
+            messages
+                .iter()
+                .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == *bin)
+                .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+                .with_context(|| {
+                    format!("cargo built {bin} but did not say where its executable is")
+                })
         })
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .context("cargo built the grader but did not say where its executable is")
+        .collect()
 }
 
-/// A copy of an executable in the temporary folder, removed when dropped.
+/// Copies of executables in a folder of their own in the temporary folder,
+/// removed when dropped.
 struct PrivateCopy(PathBuf);
 
 impl PrivateCopy {
-    fn of(exe: &Path) -> Result<PrivateCopy> {
-        let copy = std::env::temp_dir().join(format!("grader-bench-{}", std::process::id()));
-        std::fs::copy(exe, &copy)
-            .with_context(|| format!("cannot copy {} to {}", exe.display(), copy.display()))?;
-        Ok(PrivateCopy(copy))
+    fn of(exes: &[PathBuf]) -> Result<PrivateCopy> {
+        let dir = std::env::temp_dir().join(format!("grader-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot make {}", dir.display()))?;
+        let copies = PrivateCopy(dir);
+        for exe in exes {
+            let name = exe.file_name().context("an executable without a name")?;
+            let copy = copies.0.join(name);
+            std::fs::copy(exe, &copy)
+                .with_context(|| format!("cannot copy {} to {}", exe.display(), copy.display()))?;
+        }
+        Ok(copies)
+    }
+
+    /// The copy of the grader.
+    fn grader(&self) -> PathBuf {
+        self.0.join(BUILT[0].1)
     }
 }
 
 impl Drop for PrivateCopy {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -248,10 +333,11 @@ impl Drop for PrivateCopy {
 fn measure<T: DeserializeOwned>(
     grader: &Path,
     kit: &Path,
+    built: &Path,
     server: &Measured,
     extra: &[&str],
 ) -> Result<T> {
-    let (mut args, _) = server.args(kit);
+    let (mut args, _) = server.args(kit, built);
     // Everything after `--` goes to the server: the bench's options first.
     let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
     let tail = args.split_off(split);
@@ -412,6 +498,11 @@ fn render(report: &Report, kit: &Path) -> String {
     for server in SERVERS {
         let _ = writeln!(doc, "- **{}**: {}", server.name, server.about);
     }
+    let _ = writeln!(
+        doc,
+        "- **{}**: {}; measured against {} in the section side by side",
+        ROOM.name, ROOM.about, SERVERS[0].name
+    );
     let _ = writeln!(doc, "- source: {}", report.source);
     let _ = writeln!(doc, "\n## Machine\n\n{}", report.machine);
     let _ = writeln!(
@@ -430,6 +521,7 @@ fn render(report: &Report, kit: &Path) -> String {
          generator's own CPU time: when it is close to `wall`, the bench had a whole core \
          and may be what limits the figure, not the server.\n"
     );
+    side_section(&mut doc, &report.side);
     for (workload, runs) in WORKLOADS.iter().zip(&report.throughput) {
         throughput_section(&mut doc, workload, runs);
     }
@@ -510,6 +602,152 @@ fn throughput_section(doc: &mut String, workload: &Workload, runs: &[Vec<Through
     let _ = writeln!(doc);
 }
 
+/// `value / base` for people: `70x`, `2.5x`, `1/70`, `1/2.5`.
+fn factor(value: f64, base: f64) -> String {
+    let r = value / base;
+    if !(r.is_finite() && r > 0.0) {
+        "-".into()
+    } else if r >= 10.0 {
+        format!("{r:.0}x")
+    } else if r >= 1.0 {
+        format!("{r:.1}x")
+    } else if r > 0.1 {
+        format!("1/{:.1}", 1.0 / r)
+    } else {
+        format!("1/{:.0}", 1.0 / r)
+    }
+}
+
+/// An idle run's PSS per idle client, in KiB, if known.
+fn pss_per_client(idle: &Idle) -> Option<f64> {
+    let pss = idle.server_pss_kib? as f64;
+    (idle.connected > 0).then(|| pss / idle.connected as f64)
+}
+
+/// Lab 1's server and lab 2's room: one table, what it means.
+fn side_section(doc: &mut String, side: &SideBySide) {
+    let (lab1, room) = (SERVERS[0].name, ROOM.name);
+    let _ = writeln!(
+        doc,
+        "## Lab 1's server and lab 2's room, side by side\n\n\
+         Both measured in this run, the same way: a flood of N=100 clients, K=10 of them \
+         sending M=1,000 lines of 64 bytes each (`grader bench --messages 1000`; median of \
+         {RUNS} runs by deliveries per second, the range over all of them), and {idle} idle \
+         clients (`grader bench --idle {SIDE_IDLE}`). The figures of a server are summed over \
+         it and every process it started: the room, a `room-helper` per client, and one more \
+         for the bench's observer client. RSS counts a page that several processes share (the \
+         helper's code, the C library) once in each of them; PSS divides it among them, so \
+         the sum of PSS is the memory they take together.\n",
+        idle = thousands(SIDE_IDLE as u64),
+    );
+    let flood = side.flood.each_ref().map(|runs| median(runs));
+    let [a, b] = &side.idle;
+    let _ = writeln!(
+        doc,
+        "| | lab 1: {lab1} | lab 2: {room} | {room} against {lab1} |"
+    );
+    let _ = writeln!(doc, "|---|---|---|---|");
+    let rates = side.flood.each_ref().map(|runs| {
+        let rates = runs.iter().map(|t| t.deliveries_per_sec);
+        let low = rates.clone().fold(f64::INFINITY, f64::min);
+        let high = rates.fold(0.0, f64::max);
+        format!(
+            "{} ({}-{})",
+            thousands(flood_rate(runs) as u64),
+            thousands(low as u64),
+            thousands(high as u64)
+        )
+    });
+    let lost = side
+        .flood
+        .each_ref()
+        .map(|runs| runs.iter().map(|t| t.lost).sum::<u64>());
+    let mut row = |name: String, cells: [String; 2], compared: String| {
+        let _ = writeln!(doc, "| {name} | {} | {} | {compared} |", cells[0], cells[1]);
+    };
+    row(
+        "deliveries/s, flood".into(),
+        rates,
+        factor(flood[1].deliveries_per_sec, flood[0].deliveries_per_sec),
+    );
+    row(
+        "lines lost, flood (all runs)".into(),
+        lost.map(thousands),
+        String::new(),
+    );
+    row(
+        "server CPU per million deliveries, flood".into(),
+        flood.map(|t| format!("{:.3} s", cpu_per_million(t))),
+        factor(cpu_per_million(flood[1]), cpu_per_million(flood[0])),
+    );
+    let idle = thousands(SIDE_IDLE as u64);
+    row(
+        format!("connected of {idle} idle clients"),
+        [connected_cell(a), connected_cell(b)],
+        String::new(),
+    );
+    row(
+        format!("connect time for {idle} idle clients"),
+        [a, b].map(|v| format!("{:.1} s", v.connect_s)),
+        factor(b.connect_s, a.connect_s),
+    );
+    row(
+        "server CPU while they connect".into(),
+        [a, b].map(|v| format!("{:.2} s", v.server_cpu_s)),
+        factor(b.server_cpu_s, a.server_cpu_s),
+    );
+    row(
+        "processes".into(),
+        [a, b].map(|v| thousands(v.server_processes as u64)),
+        factor(b.server_processes as f64, a.server_processes as f64),
+    );
+    row(
+        "memory, RSS summed".into(),
+        [a, b].map(|v| format!("{} KiB", thousands(v.server_rss_kib))),
+        factor(b.server_rss_kib as f64, a.server_rss_kib as f64),
+    );
+    let pss = |v: &Idle| v.server_pss_kib.map_or(f64::NAN, |kib| kib as f64);
+    row(
+        "memory, PSS summed".into(),
+        [a, b].map(|v| {
+            v.server_pss_kib
+                .map_or("-".into(), |kib| format!("{} KiB", thousands(kib)))
+        }),
+        factor(pss(b), pss(a)),
+    );
+    row(
+        "PSS per idle client".into(),
+        [a, b].map(|v| pss_per_client(v).map_or("-".into(), |kib| format!("{kib:.0} KiB"))),
+        factor(
+            pss_per_client(b).unwrap_or(f64::NAN),
+            pss_per_client(a).unwrap_or(f64::NAN),
+        ),
+    );
+    let _ = writeln!(
+        doc,
+        "\nWhat a process per client costs: each line the room forwards goes into the shared \
+         ring and is announced to every helper through its pipe, and each helper wakes to copy \
+         it out and write it to its client, where lab 1's server makes one `write` per client \
+         in one process; here that is {} the CPU per delivery and {} the deliveries per second. \
+         An idle client holds a whole process, about {} of memory of its own (PSS) against {} \
+         in lab 1's server, and letting {idle} clients in, each with a `fork` and an `exec`, \
+         took {:.1} s instead of {:.1} s. In exchange a helper that crashes takes only its own \
+         client with it; a single epoll loop, as in lab 1, is how servers that hold many \
+         clients are built.\n",
+        factor(cpu_per_million(flood[1]), cpu_per_million(flood[0])),
+        factor(flood[1].deliveries_per_sec, flood[0].deliveries_per_sec),
+        pss_per_client(b).map_or("-".into(), |kib| format!("{kib:.0} KiB")),
+        pss_per_client(a).map_or("-".into(), |kib| format!("{kib:.0} KiB")),
+        b.connect_s,
+        a.connect_s,
+    );
+}
+
+/// The median rate of some throughput runs.
+fn flood_rate(runs: &[Throughput]) -> f64 {
+    median(runs).deliveries_per_sec
+}
+
 /// The idle table: one row per (size, server) measured.
 fn idle_section(doc: &mut String, idle: &[(usize, usize, Idle)]) {
     let _ = writeln!(
@@ -520,7 +758,7 @@ fn idle_section(doc: &mut String, idle: &[(usize, usize, Idle)]) {
          in all) in a sweep every 100 ms. Then the server's memory, its CPU while connecting and \
          over 1 s of idleness, and whether a line one client sends still reaches another. The \
          grader raises its own RLIMIT_NOFILE soft limit to the hard limit, and gives the server \
-         N + 64 descriptors. Each run may take --timeout {IDLE_TIMEOUT} s: `(deadline)` after \
+         2N + 64 descriptors (a process-per-client server holds two pipes per client). Each run may take --timeout {IDLE_TIMEOUT} s: `(deadline)` after \
          the count of connected clients means the server had not let every client in (and sent \
          every join notice) by then, and the other figures are from that moment.\n"
     );
@@ -553,14 +791,24 @@ fn idle_section(doc: &mut String, idle: &[(usize, usize, Idle)]) {
 
 /// How to regenerate the file, and every measurement as a command.
 fn reproduce_section(doc: &mut String, minutes: f64, kit: &Path) {
+    let built = Path::new("target/release");
     let _ = writeln!(
         doc,
         "\n## Reproduce\n\n    make bench\n\nregenerates this file (about {minutes:.0} minutes \
          here). One measurement at a time, from the repository's root:\n\n    cargo build \
-         --release -p grader"
+         --release -p grader -p chat"
     );
+    for server in [&SERVERS[0], &ROOM] {
+        let (_, shown) = server.args(kit, built);
+        let flood: String = SIDE_FLOOD.iter().map(|a| format!(" {a}")).collect();
+        let _ = writeln!(doc, "    target/release/grader bench {shown}{flood}");
+        let _ = writeln!(
+            doc,
+            "    target/release/grader bench {shown} --idle {SIDE_IDLE} --timeout {IDLE_TIMEOUT}"
+        );
+    }
     for server in SERVERS {
-        let (_, shown) = server.args(kit);
+        let (_, shown) = server.args(kit, built);
         let env: String = server
             .env
             .iter()
@@ -628,6 +876,7 @@ mod tests {
             corrupt: 0,
             first_corrupt: None,
             disconnected: 0,
+            server_processes: 1,
             server_peak_rss_kib: 18_000,
             server_cpu_s: 0.5,
             server_exited: false,
@@ -645,8 +894,10 @@ mod tests {
             mode: "idle".into(),
             connections: 2_000,
             connected,
+            server_processes: 1,
             server_rss_kib: 7_540,
             server_peak_rss_kib: 7_540,
+            server_pss_kib: Some(6_000),
             server_cpu_s: 0.44,
             idle_cpu_s: 0.0,
             idle_window_s: 1.0,
@@ -687,6 +938,42 @@ mod tests {
                 (2_000, 0, idle(2_000, "complete")),
                 (2_000, 2, idle(1_234, "deadline")),
             ],
+            side: side(),
+        }
+    }
+
+    /// Lab 1 at 4, 5 and 6 M deliveries/s for 0.5 s of CPU per 9.9 M; the
+    /// room at 40, 60 and 50 k for 99 s; then 1,000 idle clients each.
+    fn side() -> SideBySide {
+        let runs = |rates: [f64; 3], cpu: f64| -> Vec<Throughput> {
+            rates
+                .iter()
+                .map(|&rate| Throughput {
+                    server_cpu_s: cpu,
+                    ..throughput(rate, 10.0, 0.5, 1.0)
+                })
+                .collect()
+        };
+        let lab1 = Idle {
+            connections: 1_000,
+            connected: 1_000,
+            connect_s: 0.4,
+            server_cpu_s: 0.2,
+            server_rss_kib: 5_000,
+            server_pss_kib: Some(4_000),
+            ..idle(1_000, "complete")
+        };
+        let room = Idle {
+            server_processes: 1_002,
+            connect_s: 25.0,
+            server_cpu_s: 20.0,
+            server_rss_kib: 2_900_000,
+            server_pss_kib: Some(200_000),
+            ..lab1.clone()
+        };
+        SideBySide {
+            flood: [runs([4e6, 6e6, 5e6], 0.5), runs([40e3, 60e3, 50e3], 99.0)],
+            idle: [lab1, room],
         }
     }
 
@@ -763,8 +1050,78 @@ mod tests {
     }
 
     #[test]
+    fn the_side_by_side_table_sets_the_room_against_lab_1() {
+        let doc = render(&report(), Path::new("/kit"));
+        let section = doc
+            .split_once("## Lab 1's server and lab 2's room, side by side")
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("no side-by-side section in:\n{doc}"));
+        let row = |starts| row(section, starts);
+        assert_eq!(
+            row("| deliveries/s, flood |"),
+            "| deliveries/s, flood | 5,000,000 (4,000,000-6,000,000) | 50,000 (40,000-60,000) \
+             | 1/100 |"
+        );
+        // 0.5 s and 99 s for 9.9 M deliveries each.
+        assert_eq!(
+            row("| server CPU per million deliveries, flood |"),
+            "| server CPU per million deliveries, flood | 0.051 s | 10.000 s | 198x |"
+        );
+        assert_eq!(
+            row("| connect time for 1,000 idle clients |"),
+            "| connect time for 1,000 idle clients | 0.4 s | 25.0 s | 62x |"
+        );
+        assert_eq!(row("| processes |"), "| processes | 1 | 1,002 | 1002x |");
+        assert_eq!(
+            row("| lines lost, flood (all runs) |"),
+            "| lines lost, flood (all runs) | 0 | 0 |  |"
+        );
+        assert_eq!(
+            row("| memory, PSS summed |"),
+            "| memory, PSS summed | 4,000 KiB | 200,000 KiB | 50x |"
+        );
+        assert_eq!(
+            row("| PSS per idle client |"),
+            "| PSS per idle client | 4 KiB | 200 KiB | 50x |"
+        );
+        // The text says the same, in its own words.
+        assert!(
+            section.contains("here that is 198x the CPU per delivery and 1/100 the deliveries"),
+            "{section}"
+        );
+        // Both measured in this run: the commands are there.
+        for line in [
+            "    target/release/grader bench --server target/release/room --messages 1000",
+            "    target/release/grader bench --reference --idle 1000 --timeout 300",
+        ] {
+            assert!(doc.lines().any(|l| l == line), "no {line:?} in:\n{doc}");
+        }
+    }
+
+    #[test]
+    fn factors_read_as_times_or_fractions() {
+        assert_eq!(factor(700.0, 10.0), "70x");
+        assert_eq!(factor(25.0, 10.0), "2.5x");
+        assert_eq!(factor(4.0, 10.0), "1/2.5");
+        assert_eq!(factor(1.0, 70.0), "1/70");
+        assert_eq!(factor(1.0, 0.0), "-");
+        assert_eq!(factor(f64::NAN, 1.0), "-");
+    }
+
+    #[test]
+    fn a_built_server_runs_from_the_private_folder() {
+        let (args, shown) = ROOM.args(Path::new("/kit"), Path::new("/tmp/b"));
+        assert_eq!(args, ["--server", "/tmp/b/room"]);
+        assert_eq!(shown, "--server target/release/room");
+        assert!(
+            BUILT.contains(&("chat", "room-helper")),
+            "the room needs its helper"
+        );
+    }
+
+    #[test]
     fn a_server_outside_the_grader_runs_by_its_full_path() {
-        let (args, shown) = SERVERS[2].args(Path::new("/kit"));
+        let (args, shown) = SERVERS[2].args(Path::new("/kit"), Path::new("/tmp/b"));
         assert_eq!(
             args,
             ["--server", "/kit/grader/tests/fixtures/server_ok.py"]

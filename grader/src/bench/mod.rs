@@ -11,10 +11,15 @@
 //! - **idle mode** (`--idle N`): N clients connect and stay; what the server
 //!   holds them with (memory, CPU), and whether it still serves a chat line.
 //!
+//! The server's memory and CPU are those of the server and every process it
+//! started, summed ([`tree`]): lab 2's room runs a helper process per
+//! client, and measured alone its parent would look nearly free.
+//!
 //! [`report`] renders the results as a table or as one JSON object.
 
 pub mod load;
 pub mod report;
+pub mod tree;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -28,6 +33,7 @@ use crate::launch::submission_env;
 use crate::sandbox::{self, Contained, Limits};
 use harness::process::ready_port;
 use harness::{Inbox, procfs};
+use tree::TreeUse;
 
 use load::{Ended, Load, Role};
 use report::{Idle, Nofile, Throughput};
@@ -127,9 +133,14 @@ const STALL: Duration = Duration::from_secs(3);
 /// retry.
 const BATCH: usize = 64;
 
-/// Descriptors the server needs besides its clients' sockets: standard
+/// Descriptors the server needs besides those of its clients: standard
 /// streams, listener, epoll, a signal descriptor, an interpreter's own.
 const SERVER_SPARE_FILES: u64 = 64;
+
+/// Descriptors the server may hold per client: lab 1's server holds the
+/// client's socket; lab 2's room holds the two pipes to the client's
+/// helper (and the socket, for a moment, while it starts the helper).
+const SERVER_FILES_PER_CLIENT: u64 = 2;
 
 /// Descriptors the grader needs besides its clients' sockets.
 const OWN_SPARE_FILES: u64 = 32;
@@ -189,13 +200,18 @@ pub fn run(args: &Args) -> Result<bool, Error> {
         .chain(server_args.iter().cloned())
         .collect::<Vec<_>>()
         .join(" ");
-    let server_files = (setup.clients as u64 + SERVER_SPARE_FILES).min(nofile.hard);
+    let server_files =
+        (setup.clients as u64 * SERVER_FILES_PER_CLIENT + SERVER_SPARE_FILES).min(nofile.hard);
     let limits = Limits {
         // Enough CPU for the whole run, whatever the server's speed; the
         // deadline stops a run long before.
         cpu_seconds: args.timeout + 120,
         memory_bytes: 4 << 30,
         open_files: server_files,
+        // A process per client (lab 2's room) on top of a submission's
+        // usual allowance. RLIMIT_NPROC counts every process of the user,
+        // so the allowance is the margin for the others.
+        processes: Limits::SUBMISSION.processes + setup.clients as u64,
         ..Limits::SUBMISSION
     };
     let mut command = Command::new(&exe);
@@ -400,14 +416,23 @@ impl BenchServer {
         self.process.pid()
     }
 
+    /// The CPU time of the server and every process it started.
     fn cpu_ms(&self) -> Result<u64, Error> {
-        procfs::cpu_ms(self.pid()).doing(|| "read the server's CPU time from /proc".into())
+        tree::cpu_ms(self.pid()).doing(|| "read the server's CPU time from /proc".into())
     }
 
-    fn peak_rss_kib(&self) -> Result<u64, Error> {
-        procfs::peak_rss_kib(self.pid())
-            .map(|kib| kib as u64)
-            .doing(|| "read the server's peak memory from /proc".into())
+    /// The processes, CPU time and memory of the server and every process
+    /// it started.
+    fn usage(&self) -> Result<TreeUse, Error> {
+        tree::usage(self.pid()).doing(|| "read the server's memory from /proc".into())
+    }
+
+    /// The CPU time the server (with every process it started) uses over
+    /// `window`: a measurement over a fixed time, not a wait for an event.
+    fn cpu_ms_over(&self, window: Duration) -> Result<u64, Error> {
+        let before = self.cpu_ms()?;
+        std::thread::sleep(window);
+        Ok(self.cpu_ms()?.saturating_sub(before))
     }
 
     fn exited(&self) -> bool {
@@ -544,10 +569,11 @@ fn throughput_run(
     let outcome = load.outcome(ended);
     let server_exited = server.exited();
     // A server that died has no /proc entry to read any more.
-    let (cpu_after, peak) = if server_exited {
-        (cpu_before, 0)
+    let (cpu_after, used) = if server_exited {
+        (cpu_before, TreeUse::default())
     } else {
-        (server.cpu_ms()?, server.peak_rss_kib()?)
+        let used = server.usage()?;
+        (used.cpu_ms, used)
     };
     clear_progress();
     if server_exited {
@@ -561,7 +587,8 @@ fn throughput_run(
         args,
         &outcome,
         report::ServerUse {
-            peak_rss_kib: peak,
+            peak_rss_kib: used.peak_rss_kib,
+            processes: used.processes,
             cpu: Duration::from_millis(cpu_after.saturating_sub(cpu_before)),
             exited: server_exited,
         },
@@ -643,8 +670,10 @@ fn idle_run(
             mode: "idle".into(),
             connections: idle,
             connected: 0,
+            server_processes: 0,
             server_rss_kib: 0,
             server_peak_rss_kib: 0,
+            server_pss_kib: None,
             server_cpu_s: 0.0,
             idle_cpu_s: 0.0,
             idle_window_s: 0.0,
@@ -654,12 +683,9 @@ fn idle_run(
             nofile,
         });
     }
-    let cpu_connecting = server.cpu_ms()?.saturating_sub(cpu_before);
-    let rss = procfs::rss_kib(server.pid())
-        .doing(|| "read the server's memory from /proc".into())? as u64;
-    let peak = server.peak_rss_kib()?;
-    let idle_cpu = procfs::cpu_ms_while_idle(server.pid(), IDLE_WINDOW)
-        .doing(|| "measure the server's CPU use while idle".into())?;
+    let used = server.usage()?;
+    let cpu_connecting = used.cpu_ms.saturating_sub(cpu_before);
+    let idle_cpu = server.cpu_ms_over(IDLE_WINDOW)?;
     // Does it still serve? Client 1 sends a line; the observer must get it.
     load.send_probe(1).doing(|| "send the test line".into())?;
     let probe_until = Instant::now() + Duration::from_secs(30);
@@ -676,8 +702,10 @@ fn idle_run(
         mode: "idle".into(),
         connections: idle,
         connected,
-        server_rss_kib: rss,
-        server_peak_rss_kib: peak.max(rss),
+        server_processes: used.processes,
+        server_rss_kib: used.rss_kib,
+        server_peak_rss_kib: used.peak_rss_kib.max(used.rss_kib),
+        server_pss_kib: used.pss_kib,
         server_cpu_s: cpu_connecting as f64 / 1000.0,
         idle_cpu_s: idle_cpu as f64 / 1000.0,
         idle_window_s: IDLE_WINDOW.as_secs_f64(),

@@ -1,6 +1,9 @@
 //! The results of `grader bench`, as a short table for people or as one
 //! JSON object for scripts (the field names are the interface: keep them).
 //! The same types read the JSON back (`cargo run -p xtask -- bench-report`).
+//!
+//! Every `server_*` figure is summed over the server and the processes it
+//! started (`super::tree`); `server_processes` says how many there were.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -30,6 +33,7 @@ impl Nofile {
 #[derive(Debug, Clone, Copy)]
 pub struct ServerUse {
     pub peak_rss_kib: u64,
+    pub processes: usize,
     pub cpu: Duration,
     pub exited: bool,
 }
@@ -68,6 +72,11 @@ pub struct Throughput {
     pub first_corrupt: Option<String>,
     /// Clients whose connection the server closed during the run.
     pub disconnected: usize,
+    /// The server and the processes it started, at the end of the run (0:
+    /// it had exited). Absent from older results: read as 0.
+    #[serde(default)]
+    pub server_processes: usize,
+    /// The sum of each process's own peak resident memory.
     pub server_peak_rss_kib: u64,
     pub server_cpu_s: f64,
     pub server_exited: bool,
@@ -123,6 +132,7 @@ impl Throughput {
             corrupt: outcome.corrupt,
             first_corrupt: outcome.first_corrupt.as_deref().map(harness::show),
             disconnected: outcome.closed,
+            server_processes: server_use.processes,
             server_peak_rss_kib: server_use.peak_rss_kib,
             server_cpu_s: server_use.cpu.as_secs_f64(),
             server_exited: server_use.exited,
@@ -150,8 +160,20 @@ pub struct Idle {
     pub connections: usize,
     /// Idle clients still connected once all had connected.
     pub connected: usize,
+    /// The server and the processes it started, once the clients were in.
+    /// Absent from older results: read as 0.
+    #[serde(default)]
+    pub server_processes: usize,
+    /// Resident memory, summed: a page several processes share (the
+    /// helper's code, say) counts once in each.
     pub server_rss_kib: u64,
+    /// The sum of each process's own peak.
     pub server_peak_rss_kib: u64,
+    /// Proportional memory (PSS), summed: a page shared by k processes
+    /// counts 1/k in each, so once in all. Null where the kernel does not
+    /// say (no /proc/PID/smaps_rollup).
+    #[serde(default)]
+    pub server_pss_kib: Option<u64>,
     /// Server CPU while the clients connected and got their join notices.
     pub server_cpu_s: f64,
     /// Server CPU over `idle_window_s` once everything was delivered.
@@ -186,6 +208,19 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// How many processes a memory figure sums, when more than the server's
+/// own.
+fn processes_note(processes: usize) -> String {
+    if processes > 1 {
+        format!(
+            " (summed over {} processes: the server and those it started)",
+            thousands(processes as u64)
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The table of a throughput run.
@@ -248,7 +283,11 @@ pub fn throughput_human(r: &Throughput) -> String {
         ("disconnected", r.disconnected.to_string()),
         (
             "server memory",
-            format!("{} KiB peak RSS", thousands(r.server_peak_rss_kib)),
+            format!(
+                "{} KiB peak RSS{}",
+                thousands(r.server_peak_rss_kib),
+                processes_note(r.server_processes)
+            ),
         ),
         ("server CPU", format!("{:.2} s", r.server_cpu_s)),
         ("bench CPU", format!("{:.2} s", r.bench_cpu_s)),
@@ -304,9 +343,13 @@ pub fn idle_human(r: &Idle) -> String {
         (
             "server memory",
             format!(
-                "{} KiB RSS, {} KiB peak",
+                "{} KiB RSS, {} KiB peak{}{}",
                 thousands(r.server_rss_kib),
-                thousands(r.server_peak_rss_kib)
+                thousands(r.server_peak_rss_kib),
+                r.server_pss_kib
+                    .map(|pss| format!(", {} KiB PSS", thousands(pss)))
+                    .unwrap_or_default(),
+                processes_note(r.server_processes)
             ),
         ),
         (
