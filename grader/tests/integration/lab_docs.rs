@@ -22,10 +22,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use grader::catalog::CHECKS;
-use grader::model::Part;
+use grader::catalog::{CHECKS, Lab};
 
+use crate::docs::{
+    self, CodeTodo, Mention, assert_links_exist, assert_steps_follow_todos, catalog_line,
+    code_todos, command_lines, contains_word, counts_before, inline_code, lab_of, lab_todos,
+    leading_number, mentions, number_list, rust_files, section, step_headings, todo_mentions,
+    todo_refs, todos_by_file, written_todos,
+};
+use crate::room_docs;
 use crate::util::{self, GRADER, Run, copy_dir, make_old, read, skeleton};
+
+/// The lab whose TODOs this module holds its texts to: lab 1, the TODOs of
+/// the files that say no `// LAB N`.
+const LAB: u32 = 1;
 
 /// This file, as the kit names it (`grader/tests/integration/lab_docs.rs`).
 const THIS_FILE: &str = file!();
@@ -43,308 +53,31 @@ fn scratch() -> PathBuf {
 // ---------------------------------------------------------------------------
 // TODOs
 
-/// A `// TODO N:` of the code: its number, file (relative to the crate),
-/// the function it is in, and the first words of its text.
-#[derive(Debug)]
-struct CodeTodo {
-    number: u32,
-    file: String,
-    function: String,
-    words: String,
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).expect("list a folder") {
-        let path = entry.expect("a folder entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The TODOs of the `.rs` files under `crate_dir/src`.
-fn code_todos(crate_dir: &Path) -> Vec<CodeTodo> {
-    let mut files = Vec::new();
-    rust_files(&crate_dir.join("src"), &mut files);
-    let mut todos = Vec::new();
-    for path in files {
-        let text = read(&path);
-        let lines: Vec<&str> = text.lines().collect();
-        for (index, line) in lines.iter().enumerate() {
-            let Some(rest) = line.trim_start().strip_prefix("// TODO ") else {
-                continue;
-            };
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            let Some(words) = rest[digits.len()..].strip_prefix(':') else {
-                continue;
-            };
-            if digits.is_empty() {
-                continue;
-            }
-            let function = lines[..index]
-                .iter()
-                .rev()
-                .find_map(|line| function_name(line))
-                .unwrap_or_else(|| panic!("TODO {digits} of {} is in no function", path.display()));
-            todos.push(CodeTodo {
-                number: digits.parse().expect("a TODO number"),
-                file: path
-                    .strip_prefix(crate_dir)
-                    .expect("inside the crate")
-                    .to_string_lossy()
-                    .into_owned(),
-                function,
-                words: first_words(words),
-            });
-        }
-    }
-    todos.sort_by_key(|todo| todo.number);
-    todos
-}
-
-/// The first four words of a TODO's text: enough to tell it from the others,
-/// and left alone when its comment is wrapped anew.
-fn first_words(text: &str) -> String {
-    text.split_whitespace()
-        .take(4)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The name of the function a line declares (`fn name(` or `fn name<`).
-fn function_name(line: &str) -> Option<String> {
-    let code = line.trim_start();
-    let rest = code
-        .strip_prefix("fn ")
-        .or_else(|| code.split_once(" fn ").map(|(_, rest)| rest))?;
-    let name: String = rest
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    let after = rest[name.len()..].chars().next();
-    (!name.is_empty() && matches!(after, Some('(' | '<'))).then_some(name)
-}
-
-/// `text` after its spaces; across a line break too, with the next line's
-/// indentation and comment marker (`//`, `#`), so that a mention wrapped
-/// onto two lines of a comment is read whole.
-fn skip_space(text: &str) -> &str {
-    let mut rest = text.trim_start_matches([' ', '\t']);
-    if let Some(next) = rest.strip_prefix('\n') {
-        rest = next.trim_start_matches([' ', '\t']);
-        for marker in ["///", "//", "#"] {
-            if let Some(after) = rest.strip_prefix(marker) {
-                rest = after;
-                break;
-            }
-        }
-        rest = rest.trim_start_matches([' ', '\t']);
-    }
-    rest
-}
-
-/// `text` after `word` and the spaces after it, if it starts with them.
-fn after_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
-    let rest = text.strip_prefix(word)?;
-    let after = skip_space(rest);
-    (after.len() < rest.len()).then_some(after)
-}
-
-/// The TODO numbers at the start of `text`, in every form the docs use:
-/// `7`, `1-3`, `4 to 7`, `13 and 14`, `13, 15, 16`, `12, 14 and 15`,
-/// `12, 14-15`; and how many bytes they take.
-fn number_list(text: &str) -> Option<(BTreeSet<u32>, usize)> {
-    let (mut last, mut rest) = leading_number(text)?;
-    let mut numbers = BTreeSet::from([last]);
-    loop {
-        let (range, after) = if let Some(after) = rest.strip_prefix('-') {
-            (true, after)
-        } else {
-            let (comma, after) = match rest.strip_prefix(',') {
-                Some(after) => (true, after),
-                None => (false, rest),
-            };
-            let spaced = skip_space(after);
-            if spaced.len() == after.len() {
-                break;
-            }
-            if let Some(after) = after_word(spaced, "to") {
-                (true, after)
-            } else if let Some(after) = after_word(spaced, "and") {
-                (false, after)
-            } else if comma {
-                (false, spaced)
-            } else {
-                break;
-            }
-        };
-        let Some((next, after)) = leading_number(after) else {
-            break;
-        };
-        if range {
-            numbers.extend(last..=next);
-        } else {
-            numbers.insert(next);
-        }
-        last = next;
-        rest = after;
-    }
-    Some((numbers, text.len() - rest.len()))
-}
-
-/// Every mention of TODO numbers in a text (`TODO 7`, `TODOs 1-3`,
-/// `TODOs 4 to 7`, `TODOs 13 and 14`, `TODO 13, 15, 16`, also wrapped onto
-/// two lines): where it starts, as written, and the numbers.
-fn todo_mentions(text: &str) -> Vec<(usize, String, BTreeSet<u32>)> {
-    let mut found = Vec::new();
-    for (start, _) in text.match_indices("TODO") {
-        if text[..start]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric)
-        {
-            continue;
-        }
-        let rest = &text[start + 4..];
-        let rest = rest.strip_prefix('s').unwrap_or(rest);
-        let spaced = skip_space(rest);
-        if spaced.len() == rest.len() {
-            continue;
-        }
-        let Some((numbers, used)) = number_list(spaced) else {
-            continue;
-        };
-        let end = text.len() - spaced.len() + used;
-        found.push((start, text[start..end].to_owned(), numbers));
-    }
-    found
-}
-
-/// Every TODO number that a text refers to.
-fn todo_refs(text: &str) -> BTreeSet<u32> {
-    todo_mentions(text)
-        .into_iter()
-        .flat_map(|(_, _, numbers)| numbers)
-        .collect()
-}
-
-fn leading_number(text: &str) -> Option<(u32, &str)> {
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    let number = text[..digits].parse().ok()?;
-    Some((number, &text[digits..]))
-}
-
-/// A set of TODO numbers as the docs write it: `1-3`, `13, 16`, `12, 14-15`.
-fn written_todos(numbers: &BTreeSet<u32>) -> String {
-    let mut runs: Vec<(u32, u32)> = Vec::new();
-    for &number in numbers {
-        match runs.last_mut() {
-            Some((_, end)) if *end + 1 == number => *end = number,
-            _ => runs.push((number, number)),
-        }
-    }
-    runs.iter()
-        .map(|&(start, end)| {
-            if start == end {
-                start.to_string()
-            } else {
-                format!("{start}-{end}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The step headings of the lab text, `### TODO N: title`, in order:
-/// (number, line index).
-fn step_headings(lines: &[&str]) -> Vec<(u32, usize)> {
-    let mut headings = Vec::new();
-    let mut in_code = false;
-    for (index, line) in lines.iter().enumerate() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if in_code || !line.starts_with('#') {
-            continue;
-        }
-        let title = line.trim_start_matches('#').trim_start();
-        if let Some(rest) = title.strip_prefix("TODO ")
-            && let Some((number, after)) = leading_number(rest)
-        {
-            assert!(
-                after.starts_with(": "),
-                "a step heading is `### TODO N: title`: {line:?}"
-            );
-            headings.push((number, index));
-        }
-    }
-    headings
-}
-
-/// The text under the heading at `index`, up to the next heading.
-fn section(lines: &[&str], index: usize) -> String {
-    let mut text = String::new();
-    let mut in_code = false;
-    for line in &lines[index + 1..] {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if !in_code && line.starts_with('#') {
-            break;
-        }
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
-}
-
-fn contains_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + word.len()..].chars().next();
-        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        !ident(before) && !ident(after)
-    })
-}
-
 #[test]
 fn every_todo_of_the_skeleton_has_its_step_in_the_lab_text_in_order() {
-    let todos = code_todos(skeleton());
-    let numbers: Vec<u32> = todos.iter().map(|todo| todo.number).collect();
-    assert!(!numbers.is_empty(), "no TODO found in the skeleton");
-    // The skeleton and the solution agree (the generator keeps the comments).
-    let solution_numbers: Vec<u32> = code_todos(&util::kit().join("solution"))
-        .iter()
-        .map(|todo| todo.number)
-        .collect();
-    assert_eq!(numbers, solution_numbers);
-
-    let text = lab_text();
-    let lines: Vec<&str> = text.lines().collect();
-    let headings = step_headings(&lines);
-    let heading_numbers: Vec<u32> = headings.iter().map(|(number, _)| *number).collect();
+    let todos = lab_todos(skeleton(), LAB);
+    assert!(!todos.is_empty(), "no TODO of lab 1 found in the skeleton");
+    // The skeleton and the solution agree, in every lab (the generator keeps
+    // the comments and the files' `// LAB N` lines).
+    let numbers_and_labs = |crate_dir: &Path| -> Vec<(u32, u32)> {
+        code_todos(crate_dir)
+            .iter()
+            .map(|todo| (todo.number, todo.lab))
+            .collect()
+    };
     assert_eq!(
-        heading_numbers, numbers,
-        "lab-docs/README.md needs one heading `### TODO N: ...` per TODO of the code, in order"
+        numbers_and_labs(skeleton()),
+        numbers_and_labs(&util::kit().join("solution"))
     );
-    for ((number, index), todo) in headings.iter().zip(&todos) {
-        let body = section(&lines, *index);
-        assert!(
-            body.contains(&todo.file),
-            "the step of TODO {number} does not name its file {}:\n{body}",
-            todo.file
-        );
-        assert!(
-            contains_word(&body, &todo.function),
-            "the step of TODO {number} does not name its function {}:\n{body}",
-            todo.function
-        );
-    }
+    assert_steps_follow_todos(
+        "lab-docs/README.md",
+        &lab_text(),
+        &todos,
+        "lab 1 (the files without a `// LAB N` line)",
+    );
 }
 
-/// What each TODO number means wherever the kit names one (the lab text,
+/// What each of lab 1's TODO numbers means wherever the kit names one (the lab text,
 /// the guide, the READMEs, the hints, the CI files, the TODOs' own texts,
 /// the mistakes test): the function the TODO is in and the first words of
 /// its text. The code must mean the same. After a TODO is added, moved or
@@ -401,48 +134,50 @@ fn in_kit(path: &Path) -> String {
         .to_string()
 }
 
-/// A mention of TODO numbers: `file:line`, the mention as written, its
-/// numbers, and the whole line.
-struct Mention {
-    place: String,
-    written: String,
-    numbers: BTreeSet<u32>,
-    line: String,
-}
-
-/// The TODO mentions of a file. In the solution's source, a TODO's own
-/// `// TODO N:` and its stub's `todo!("TODO N")` are the TODO itself, not
-/// mentions of it.
+/// The TODO mentions of a file, each on its line trimmed. In the
+/// solution's source, a TODO's own `// TODO N:` and its stub's
+/// `todo!("TODO N")` are the TODO itself, not mentions of it.
 fn mentions_in(path: &Path) -> Vec<Mention> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
     };
     let source = path.starts_with(util::kit().join("solution/src"));
-    todo_mentions(&text)
+    mentions(&in_kit(path), &text)
         .into_iter()
-        .filter_map(|(at, written, numbers)| {
-            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-            let before = &text[line_start..at];
-            let after = &text[at + written.len()..];
+        .filter(|mention| {
+            let line_start = text[..mention.at].rfind('\n').map_or(0, |i| i + 1);
+            let before = &text[line_start..mention.at];
+            let after = &text[mention.at + mention.written.len()..];
             let own = before.trim() == "//" && after.starts_with(':')
                 || before.ends_with("todo!(\"") && after.starts_with('"');
-            if source && own {
-                return None;
-            }
-            Some(Mention {
-                place: format!("{}:{}", in_kit(path), text[..at].matches('\n').count() + 1),
-                written,
-                numbers,
-                line: text[line_start..line_end].trim().to_owned(),
-            })
+            !(source && own)
+        })
+        .map(|mention| Mention {
+            line: mention.line.trim().to_owned(),
+            ..mention
         })
         .collect()
 }
 
+/// Whether a file that names TODOs is lab 1's alone, and so may name no
+/// TODO of a later lab: lab 1's text, and the source files of lab 1.
+fn is_of_lab_1_alone(path: &Path) -> bool {
+    let kit = util::kit();
+    if path.starts_with(kit.join("solution/src")) {
+        return fs::read_to_string(path).is_ok_and(|source| lab_of(&source) == LAB);
+    }
+    path == kit.join("lab-docs/README.md")
+}
+
 #[test]
 fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
-    let todos = code_todos(&util::kit().join("solution"));
+    let every_lab = code_todos(&util::kit().join("solution"));
+    // The lab of every TODO number of the code; the meanings are lab 1's.
+    let lab_of_todo: BTreeMap<u32, u32> = every_lab
+        .iter()
+        .map(|todo| (todo.number, todo.lab))
+        .collect();
+    let todos: Vec<&CodeTodo> = every_lab.iter().filter(|todo| todo.lab == LAB).collect();
     let now: BTreeMap<u32, (&str, &str)> = todos
         .iter()
         .map(|todo| (todo.number, (todo.function.as_str(), todo.words.as_str())))
@@ -458,10 +193,17 @@ fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
         .copied()
         .collect();
     let mut stale = Vec::new();
+    // A number no lab has; or, in a file of lab 1 alone, one of a later lab.
+    let unknown = |numbers: &BTreeSet<u32>, lab_1_alone: bool| {
+        numbers.iter().any(|n| match lab_of_todo.get(n) {
+            None => true,
+            Some(lab) => lab_1_alone && *lab != LAB,
+        })
+    };
     for path in mention_files() {
+        let lab_1_alone = is_of_lab_1_alone(&path);
         for mention in mentions_in(&path) {
-            let unknown = mention.numbers.iter().any(|n| !now.contains_key(n));
-            if unknown || !mention.numbers.is_disjoint(&changed) {
+            if unknown(&mention.numbers, lab_1_alone) || !mention.numbers.is_disjoint(&changed) {
                 stale.push(format!(
                     "  {}: `{}` in: {}",
                     mention.place, mention.written, mention.line
@@ -474,8 +216,7 @@ fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
         let Some((numbers, _)) = cells.get(2).and_then(|cell| number_list(cell)) else {
             continue;
         };
-        let unknown = numbers.iter().any(|n| !now.contains_key(n));
-        if unknown || !numbers.is_disjoint(&changed) {
+        if unknown(&numbers, true) || !numbers.is_disjoint(&changed) {
             stale.push(format!(
                 "  lab-docs/README.md:{line}: `{}` in the TODOs column of {name}",
                 cells[2]
@@ -487,7 +228,7 @@ fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
     }
     let meaning = |(function, words): (&str, &str)| format!("in `{function}`, \"{words} ...\"");
     let mut message = String::from(
-        "The TODOs of solution/src no longer mean what the kit's texts were written for:\n",
+        "Lab 1's TODOs of solution/src no longer mean what the kit's texts were written for:\n",
     );
     for number in &changed {
         if let Some(&was) = documented.get(number) {
@@ -508,8 +249,8 @@ fn every_mention_of_a_todo_number_means_what_the_code_means_by_it() {
         }
     }
     message.push_str(
-        "Each mention of these numbers, or of a TODO the code does not have, \
-         may be stale; make each say what it means:\n",
+        "Each mention of these numbers, or of a TODO the code does not have (or, in a text \
+         of lab 1 alone, of a later lab's TODO), may be stale; make each say what it means:\n",
     );
     message.push_str(&stale.join("\n"));
     message.push_str(&format!(
@@ -662,113 +403,16 @@ fn every_check_is_named_in_a_step_and_listed_with_its_points() {
     );
 }
 
-/// Where the lab text says each check's behaviour lives: the TODO of every
-/// step whose `**Checks:**` bullet names it, and every TODO of a part whose
-/// introduction's `**Checks.**` paragraph names it. The steps' headings are
-/// held to the code's TODOs, so this relation follows a renumbering.
+/// Where the lab text says each check's behaviour lives (see
+/// [`docs::todos_of_checks`]), for lab 1's checks.
 fn todos_of_checks(text: &str) -> BTreeMap<String, BTreeSet<u32>> {
-    let mut lives: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    let mut parts: Vec<(Vec<u32>, BTreeSet<String>)> = Vec::new();
-    let mut in_part = false;
-    let mut step = None;
-    let mut in_checks = false;
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if in_code {
-            continue;
-        }
-        if line.starts_with('#') {
-            let title = line.trim_start_matches('#').trim_start();
-            if line.starts_with("## ") {
-                in_part = title.starts_with("Part ");
-                if in_part {
-                    parts.push((Vec::new(), BTreeSet::new()));
-                }
-            }
-            step = title
-                .strip_prefix("TODO ")
-                .and_then(leading_number)
-                .map(|(number, _)| number)
-                .filter(|_| in_part);
-            if let (Some(number), Some(part)) = (step, parts.last_mut()) {
-                part.0.push(number);
-            }
-            in_checks = false;
-            continue;
-        }
-        if !in_part {
-            continue;
-        }
-        match step {
-            Some(_) if line.starts_with("- ") => in_checks = line.starts_with("- **Checks:**"),
-            Some(_) if !line.starts_with("  ") => in_checks = false,
-            None if line.starts_with("**Checks.**") => in_checks = true,
-            None if line.trim().is_empty() => in_checks = false,
-            _ => {}
-        }
-        if !in_checks {
-            continue;
-        }
-        for name in inline_code(line)
-            .into_iter()
-            .filter(|code| check_like_names(code).contains(code))
-        {
-            match step {
-                Some(number) => {
-                    lives.entry(name).or_default().insert(number);
-                }
-                None => {
-                    parts.last_mut().expect("in a part").1.insert(name);
-                }
-            }
-        }
-    }
-    for (steps, names) in parts {
-        for name in names {
-            lives.entry(name).or_default().extend(&steps);
-        }
-    }
-    lives
-}
-
-/// The line (1-based) of `grader/src/catalog.rs` that gives `field` of the
-/// check `name`.
-fn catalog_line(name: &str, field: &str) -> usize {
-    let source = read(&util::kit().join("grader/src/catalog.rs"));
-    let lines: Vec<&str> = source.lines().collect();
-    let start = lines
-        .iter()
-        .position(|line| line.trim() == format!("name: \"{name}\","))
-        .unwrap_or_else(|| panic!("catalog.rs has no entry named {name}"));
-    start
-        + lines[start..]
-            .iter()
-            .position(|line| line.trim_start().starts_with(&format!("{field}:")))
-            .unwrap_or(0)
-        + 1
+    docs::todos_of_checks(text, |code| check_like_names(code).contains(code))
 }
 
 /// The rows of the lab text's table of checks: check name, line (1-based)
 /// and cells.
 fn check_table(text: &str) -> BTreeMap<String, (usize, Vec<String>)> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(index, line)| {
-            let cells: Vec<String> = line
-                .strip_prefix("| `")?
-                .split(" | ")
-                .map(|cell| cell.trim().trim_end_matches('|').trim().to_owned())
-                .collect();
-            let name = cells[0].strip_suffix('`')?.to_owned();
-            CHECKS
-                .iter()
-                .any(|check| check.name == name)
-                .then_some((name, (index + 1, cells)))
-        })
-        .collect()
+    docs::check_table(text, CHECKS)
 }
 
 #[test]
@@ -884,16 +528,13 @@ const PART_FILES: [(&str, &str); 3] = [
 ];
 
 /// The TODO numbers of each file of [`PART_FILES`], from the code.
-fn todos_by_file() -> BTreeMap<String, BTreeSet<u32>> {
-    let mut files: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    for todo in code_todos(&util::kit().join("solution")) {
-        files.entry(todo.file).or_default().insert(todo.number);
-    }
+fn lab_1_todos_by_file() -> BTreeMap<String, BTreeSet<u32>> {
+    let files = todos_by_file(&util::kit().join("solution"), LAB);
     let known: BTreeSet<&str> = PART_FILES.iter().map(|(_, file)| *file).collect();
     assert_eq!(
         files.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         known,
-        "the files with TODOs are not those of PART_FILES in {THIS_FILE}"
+        "the files of lab 1 with TODOs are not those of PART_FILES in {THIS_FILE}"
     );
     files
 }
@@ -914,15 +555,23 @@ fn range_subject(mention: &Mention) -> Option<&'static str> {
     let before = mention.line[..at]
         .trim_end_matches(|c: char| c.is_whitespace() || "(:*".contains(c))
         .to_lowercase();
+    // The part's whole name: `select-client` is not `client`.
     PART_FILES
         .iter()
-        .find(|(part, _)| before.ends_with(part))
+        .find(|(part, _)| {
+            before.strip_suffix(part).is_some_and(|rest| {
+                !rest
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            })
+        })
         .map(|(_, file)| *file)
 }
 
 #[test]
 fn every_range_of_todos_given_for_a_part_or_a_file_is_its_todos() {
-    let files = todos_by_file();
+    let files = lab_1_todos_by_file();
     let mut wrong = Vec::new();
     let mut checked = 0;
     for path in mention_files() {
@@ -967,37 +616,22 @@ fn count_files() -> Vec<PathBuf> {
     files
 }
 
-/// The numbers written right before `word` in a line (`16 TODOs`,
-/// `16 numbered TODOs`, `41 checks`).
-fn counts_before(line: &str, word: &str) -> Vec<u32> {
-    line.match_indices(word)
-        .filter(|(at, _)| {
-            let after = line[at + word.len()..].chars().next();
-            !after.is_some_and(char::is_alphanumeric)
-        })
-        .filter_map(|(at, _)| {
-            let mut words = line[..at].split_whitespace().rev();
-            let mut previous = words.next()?;
-            if previous == "numbered" {
-                previous = words.next()?;
-            }
-            previous.parse().ok()
-        })
-        .collect()
-}
-
 #[test]
 fn the_counts_of_todos_and_checks_are_the_codes() {
-    let todos = code_todos(&util::kit().join("solution")).len();
+    let todos = lab_todos(&util::kit().join("solution"), LAB).len() as u64;
+    let checks = CHECKS.len() as u64;
     let mut wrong = Vec::new();
-    for path in count_files() {
+    // Lab 2's text counts lab 2's TODOs and checks: `room_docs` holds it to
+    // them.
+    let lab_2_text = util::kit().join(room_docs::TEXT);
+    for path in count_files().into_iter().filter(|path| *path != lab_2_text) {
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
         };
         for (index, line) in text.lines().enumerate() {
             let place = format!("{}:{}", in_kit(&path), index + 1);
             for count in counts_before(line, "TODOs") {
-                if count as usize != todos {
+                if count != todos {
                     wrong.push(format!(
                         "  {place}: {count} TODOs, the code has {todos}: {line}"
                     ));
@@ -1009,10 +643,9 @@ fn the_counts_of_todos_and_checks_are_the_codes() {
                 continue;
             }
             for count in counts_before(line, "checks") {
-                if count as usize != CHECKS.len() {
+                if count != checks {
                     wrong.push(format!(
-                        "  {place}: {count} checks, the grader has {}: {line}",
-                        CHECKS.len()
+                        "  {place}: {count} checks, the grader has {checks}: {line}"
                     ));
                 }
             }
@@ -1282,40 +915,6 @@ fn options_of(help: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The command lines of a doc: the lines of its fenced code blocks (of a
-/// Markdown page) or all its lines (of a script or a CI file), with line
-/// continuations joined and comments removed.
-fn command_lines(path: &Path, text: &str) -> Vec<String> {
-    let markdown = path.extension().is_some_and(|ext| ext == "md");
-    let mut lines = Vec::new();
-    let mut in_code = false;
-    let mut in_picture = false;
-    let mut pending = String::new();
-    for line in text.lines() {
-        if markdown && line.starts_with("```") {
-            in_code = !in_code;
-            in_picture = in_code && line == "```mermaid";
-            continue;
-        }
-        if markdown && (!in_code || in_picture) {
-            continue;
-        }
-        let line = match line.find(" #") {
-            Some(at) => &line[..at],
-            None if line.trim_start().starts_with('#') => "",
-            None => line,
-        };
-        if let Some(start) = line.strip_suffix('\\') {
-            pending.push_str(start);
-            pending.push(' ');
-            continue;
-        }
-        pending.push_str(line);
-        lines.push(std::mem::take(&mut pending));
-    }
-    lines
-}
-
 /// A grader run in a command line: its subcommand (if any) and its
 /// arguments, up to the end of the command.
 #[derive(Debug)]
@@ -1361,13 +960,30 @@ fn grader_calls(line: &str) -> Vec<GraderCall> {
 }
 
 /// What the grader accepts, from its own help: the options of the main
-/// command and of `batch`, the parts, the checks and the formats.
+/// command and of its subcommands; with the catalog's labs, their parts
+/// and checks, and the formats.
 struct GraderOptions {
     main: BTreeSet<String>,
     /// The options of each subcommand but the reference peers.
     subcommands: BTreeMap<String, BTreeSet<String>>,
-    parts: BTreeSet<String>,
-    checks: BTreeSet<&'static str>,
+}
+
+/// The lab a grader call grades: the one its `--lab` names (`None` for one
+/// named by a shell variable, or that does not exist), or lab 1.
+fn lab_of_call(call: &GraderCall) -> Option<Lab> {
+    let value = call.args.iter().enumerate().find_map(|(index, arg)| {
+        if arg == "--lab" {
+            call.args.get(index + 1).map(String::as_str)
+        } else {
+            arg.strip_prefix("--lab=")
+        }
+    });
+    match value.map(|value| value.trim_matches('"')) {
+        None => Some(Lab::Chat),
+        Some(name) => [Lab::Chat, Lab::Room]
+            .into_iter()
+            .find(|lab| lab.name() == name),
+    }
 }
 
 /// The subcommands of the grader's help (`Commands:`), but `help`.
@@ -1396,18 +1012,28 @@ impl GraderOptions {
             })
             .collect();
         assert!(main.contains("--dir") && subcommands["batch"].contains("--reports"));
-        Self {
-            main,
-            subcommands,
-            parts: Part::ALL.iter().map(|part| part.to_string()).collect(),
-            checks: CHECKS.iter().map(|check| check.name).collect(),
-        }
+        Self { main, subcommands }
     }
 
-    /// Panics, naming `where_`, if `call` uses an option, a part, a check
-    /// or a format that the grader does not have.
+    /// Panics, naming `where_`, if `call` uses an option, a lab, a format
+    /// that the grader does not have, or a part or a check that the lab it
+    /// grades does not have (any lab's, when a shell variable names it).
     fn assert_valid(&self, call: &GraderCall, where_: &str) {
         let formats = ["human", "json", "junit", "tap"];
+        let labs = match lab_of_call(call) {
+            Some(lab) => vec![lab],
+            None => vec![Lab::Chat, Lab::Room],
+        };
+        let parts: BTreeSet<String> = labs
+            .iter()
+            .flat_map(|lab| lab.parts())
+            .map(ToString::to_string)
+            .collect();
+        let checks: BTreeSet<&str> = labs
+            .iter()
+            .flat_map(|lab| lab.checks())
+            .map(|check| check.name)
+            .collect();
         let allowed = match call.subcommand.as_deref() {
             None => &self.main,
             Some(name) if self.subcommands.contains_key(name) => &self.subcommands[name],
@@ -1440,14 +1066,26 @@ impl GraderOptions {
                 "`{option}` is not an option of the grader: {where_}"
             );
             let value = inline.or_else(|| call.args.get(index + 1).cloned());
-            let Some(value) = value.filter(|v| !v.starts_with('$')) else {
+            let Some(value) = value.filter(|v| !v.trim_start_matches('"').starts_with('$')) else {
                 continue;
             };
             match option {
-                "--part" => assert!(self.parts.contains(&value), "no part {value}: {where_}"),
+                "--lab" => assert!(lab_of_call(call).is_some(), "no lab {value}: {where_}"),
+                "--part" => assert!(
+                    parts.contains(&value),
+                    "no part {value} in the lab graded ({}): {where_}",
+                    labs.iter()
+                        .map(|lab| lab.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 "--check" => assert!(
-                    self.checks.contains(value.as_str()),
-                    "no check {value}: {where_}"
+                    checks.contains(value.as_str()),
+                    "no check {value} in the lab graded ({}): {where_}",
+                    labs.iter()
+                        .map(|lab| lab.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "--format" => assert!(formats.contains(&value.as_str()), "{where_}"),
                 _ => {}
@@ -1491,91 +1129,20 @@ fn grader_calls_are_found_where_the_grader_runs_and_only_there() {
     assert_eq!(calls[0].args, ["--dir", "\"$CRATE\"", "--format", "json"]);
     let calls = grader_calls("command: grader --dir . --part wrapper");
     assert_eq!(calls[0].args, ["--dir", ".", "--part", "wrapper"]);
+    assert_eq!(lab_of_call(&calls[0]), Some(Lab::Chat));
+    let lab = |line: &str| lab_of_call(&grader_calls(line)[0]);
+    assert_eq!(lab("grader --lab room --check room/ready"), Some(Lab::Room));
+    assert_eq!(lab("grader --lab=chat --part client"), Some(Lab::Chat));
+    assert_eq!(lab("grader --lab \"$LAB\" --dir ."), None);
 }
 
 // ---------------------------------------------------------------------------
 // Links and pictures
 
-/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces
-/// as hyphens.
-fn anchor(heading: &str) -> String {
-    heading
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
-        .map(|c| if c == ' ' { '-' } else { c })
-        .collect()
-}
-
-fn anchors(text: &str) -> BTreeSet<String> {
-    let mut anchors = BTreeSet::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if !in_code && line.starts_with('#') {
-            anchors.insert(anchor(line.trim_start_matches('#')));
-        }
-    }
-    anchors
-}
-
-/// The targets of the Markdown links `[text](target)` of a text.
-fn link_targets(text: &str) -> Vec<String> {
-    let mut targets = Vec::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if in_code {
-            continue;
-        }
-        for (at, _) in line.match_indices("](") {
-            let rest = &line[at + 2..];
-            if let Some(end) = rest.find(')') {
-                targets.push(rest[..end].to_owned());
-            }
-        }
-    }
-    targets
-}
-
 #[test]
 fn links_between_the_docs_point_at_files_and_headings_that_exist() {
-    let docs = util::kit().join("lab-docs");
     let pages = ["README.md", "protocol.md", "instructors.md"];
-    let mut checked = 0;
-    for page in pages {
-        let text = read(&docs.join(page));
-        for target in link_targets(&text) {
-            if target.starts_with("http") {
-                continue;
-            }
-            let (file, fragment) = match target.split_once('#') {
-                Some((file, fragment)) => (file, Some(fragment)),
-                None => (target.as_str(), None),
-            };
-            let path = if file.is_empty() {
-                docs.join(page)
-            } else {
-                docs.join(file)
-            };
-            assert!(
-                path.exists(),
-                "lab-docs/{page} links to {target}: no such file"
-            );
-            if let Some(fragment) = fragment {
-                assert!(
-                    anchors(&read(&path)).contains(fragment),
-                    "lab-docs/{page} links to {target}: no such heading"
-                );
-            }
-            checked += 1;
-        }
-    }
+    let checked: usize = pages.into_iter().map(assert_links_exist).sum();
     assert!(checked >= 20, "only {checked} links checked");
 
     let root = read(&util::kit().join("README.md"));
@@ -1699,15 +1266,6 @@ fn crate_alone_table(text: &str) -> Vec<(String, String)> {
             assert_eq!(cells.len(), 2, "a row of two cells: {row}");
             (cells[0].to_owned(), cells[1].to_owned())
         })
-        .collect()
-}
-
-/// The inline code of a Markdown cell or line.
-fn inline_code(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
         .collect()
 }
 
@@ -2739,7 +2297,7 @@ fn the_classroom_workflow_has_one_step_per_part_worth_its_points() {
     let text = read(&path);
     let steps = classroom_steps(&text);
     let mut expected = Vec::new();
-    for part in Part::ALL {
+    for &part in Lab::Chat.parts() {
         let points: u32 = CHECKS
             .iter()
             .filter(|check| check.part == part)

@@ -15,6 +15,8 @@
 //! - `integrity::`: `make test-integrity`, as root;
 //! - `mutant_oracle::`: the oracle of `make mutants` (`.cargo/mutants.toml`).
 
+/// What the modules that hold the labs' texts to the code share.
+mod docs;
 mod util;
 
 mod batch;
