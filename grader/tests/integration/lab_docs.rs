@@ -1,8 +1,10 @@
 //! The lab text and the CI templates, held to the code they describe.
 //!
-//! - Every TODO of the generated skeleton has its step in `lab-docs/README.md`
-//!   (a heading `### TODO N: ...`, in order, whose section names the file and
-//!   the function), and the docs name no TODO that the code lacks.
+//! - Every TODO of lab 1 (of the files that say no `// LAB N`) in the
+//!   generated skeleton has its step in `lab-docs/README.md` (a heading
+//!   `### TODO N: ...`, in order, whose section names the file and the
+//!   function), and the docs name no TODO that the code lacks, nor, in
+//!   lab 1's own texts, one of lab 2. Lab 2's text is `room_docs`'.
 //! - Every check of the grader's table is named in a step and listed with its
 //!   points, and the docs name no check that does not exist.
 //! - Every grader option used in the docs' commands exists.
