@@ -114,7 +114,7 @@ fn fixtures() -> PathBuf {
 
 /// The mechanism checks a room fixture is graded on: lab 2's own, which a
 /// room correct for the mechanisms alone (no flow control) passes. Each
-/// must be lost by a fixture of its own
+/// must be lost by some fixture
 /// ([`each_room_mechanism_check_has_a_fixture_that_loses_it`]).
 const ROOM_MECHANISMS: &[&str] = &[
     "room/helpers",
@@ -155,7 +155,7 @@ const LAB_1_RULES: &[&str] = &[
 /// check. Every room check of the catalog is a lab-1 rule or a mechanism
 /// (so a new check must be placed, and a new mechanism must get a
 /// fixture), and `expected.json` names, for each mechanism, a room that
-/// fails it alone. Reads the table only: the gradings that prove it are
+/// fails it. Reads the table only: the gradings that prove it are
 /// [`each_broken_room_or_select_client_loses_exactly_its_check`].
 #[test]
 fn each_room_mechanism_check_has_a_fixture_that_loses_it() {
@@ -177,22 +177,24 @@ fn each_room_mechanism_check_has_a_fixture_that_loses_it() {
     let text = std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json");
     let expected: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&text).expect("expected.json is JSON");
-    let lost_alone: BTreeSet<&str> = expected
+    // Some defects cost a second check that cannot do without the first
+    // (room/full-ring finds the helper to stop by its socket's number and
+    // wants it reaped): "lost by some fixture", not "lost alone".
+    let lost: BTreeSet<&str> = expected
         .values()
         .filter(|entry| entry["kind"] == "room")
-        .filter_map(|entry| match entry["fails"].as_array()?.as_slice() {
-            [only] => only.as_str(),
-            _ => None,
-        })
+        .filter_map(|entry| entry["fails"].as_array())
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
         .collect();
     let missing: Vec<&str> = ROOM_MECHANISMS
         .iter()
         .copied()
-        .filter(|check| !lost_alone.contains(check))
+        .filter(|check| !lost.contains(check))
         .collect();
     assert!(
         missing.is_empty(),
-        "no room fixture in expected.json loses exactly {missing:?}"
+        "no room fixture in expected.json loses {missing:?}"
     );
 }
 
