@@ -1867,7 +1867,9 @@ fn option_defaults(help: &str) -> BTreeMap<String, Option<String>> {
             continue;
         }
         let trimmed = line.trim_start();
-        if trimmed.starts_with('-') {
+        // `--lab <LAB>` or `-h, --help` starts an option; `- chat: ...`,
+        // one of its possible values, belongs to the option above.
+        if trimmed.starts_with('-') && !trimmed.starts_with("- ") {
             let name = trimmed
                 .split([' ', ',', '='])
                 .find(|word| word.starts_with("--"))
@@ -1985,9 +1987,10 @@ fn the_guide_documents_every_option_with_the_default_the_grader_has() {
 
 #[test]
 fn help_options_and_stated_defaults_are_read_as_written() {
-    let help = "Usage: x\n\nOptions:\n      --jobs <N>\n          How many\n          \n          [default: 8]\n\n      --dir <DIR>\n          The crate\n  -h, --help  Print help\n      --reports <DIR>  Where [default: grades]\n";
+    let help = "Usage: x\n\nOptions:\n      --jobs <N>\n          How many\n          \n          [default: 8]\n\n      --lab <LAB>\n          The lab\n\n          Possible values:\n          - chat: Lab 1\n          - room: Lab 2\n          \n          [default: chat]\n\n      --dir <DIR>\n          The crate\n  -h, --help  Print help\n      --reports <DIR>  Where [default: grades]\n";
     let options = option_defaults(help);
     assert_eq!(options["--jobs"].as_deref(), Some("8"));
+    assert_eq!(options["--lab"].as_deref(), Some("chat"));
     assert_eq!(options["--dir"], None);
     assert_eq!(options["--reports"].as_deref(), Some("grades"));
     assert!(options.contains_key("--help"));
