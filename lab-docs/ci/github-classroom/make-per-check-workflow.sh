@@ -8,7 +8,7 @@
 #
 # GRADER defaults to `cargo run -q -p grader --` in the kit this script is
 # in. lab-docs/ci/github-classroom/classroom-per-check.yml is its output for
-# the current grader; a test (grader/tests/lab_docs.rs) checks that the two
+# the current grader; a test (grader/tests/integration/lab_docs.rs) checks that the two
 # agree.
 set -euo pipefail
 
