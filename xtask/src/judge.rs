@@ -2,7 +2,7 @@
 //! the mutant's log, and the reviewed equivalents.
 //!
 //! The grader is the judge, not cargo-mutants: a mutant is caught when the
-//! oracle test (grader/tests/mutant_oracle.rs) failed and its log names the
+//! oracle test (grader/tests/integration/mutant_oracle.rs) failed and its log names the
 //! checks that failed (`caught by: ...`). A failure without that line (the
 //! grader could not grade, `no verdict: ...`) proves nothing, and neither
 //! does a timeout: cargo-mutants stopped the grading before the grader
@@ -264,9 +264,9 @@ mod tests {
 *** mutation diff:
 --- solution/src/server.rs
 +caught by: not a verdict, a line of the diff
-*** /usr/bin/cargo test --package=grader --test=mutant_oracle -- --ignored
+*** /usr/bin/cargo test --package=grader --test=integration -- --ignored --exact mutant_oracle::the_solution_scores_full_marks
 
-thread 'the_solution_scores_full_marks' panicked at grader/tests/mutant_oracle.rs:95:5:
+thread 'mutant_oracle::the_solution_scores_full_marks' panicked at grader/tests/integration/mutant_oracle.rs:95:5:
 
 caught by: server/join, server/leave
 the solution scored 90 of 100:

@@ -26,7 +26,7 @@ and read again on every run.
 Every mutant cargo-mutants makes that touches a line inside a
 `// BEGIN SOLUTION` ... `// END SOLUTION` block of `solution/src/` (the
 lines students write) is built, then the mutated `solution/` is graded by a
-grader built before any mutation (`grader/tests/mutant_oracle.rs`). A
+grader built before any mutation (`grader/tests/integration/mutant_oracle.rs`). A
 mutant is **caught** when the grade falls below full marks; the checks that
 failed are listed. A mutation that replaces a whole function body touches
 the block inside it, so it is included too.

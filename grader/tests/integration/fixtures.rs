@@ -22,8 +22,9 @@ fn fixtures() -> PathBuf {
 /// How many graders run at once: each runs several checks at once too.
 const PARALLEL: usize = 3;
 
-/// Grades one fixture; returns the names of the checks that failed.
-fn failed_checks(fixture: &str, part: &str) -> Result<BTreeSet<String>, String> {
+/// Grades one fixture; returns the names of the checks that failed, each
+/// with its failure's text (what the report says about it).
+fn failed_checks(fixture: &str, part: &str) -> Result<BTreeMap<String, String>, String> {
     let run = Run::new(
         util::grader()
             .arg(format!("--{part}"))
@@ -36,7 +37,12 @@ fn failed_checks(fixture: &str, part: &str) -> Result<BTreeSet<String>, String> 
     Ok(tests
         .iter()
         .filter(|test| test["status"] != "passed")
-        .map(|test| test["name"].as_str().unwrap_or("?").to_owned())
+        .map(|test| {
+            (
+                test["name"].as_str().unwrap_or("?").to_owned(),
+                test["output"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect())
 }
 
@@ -152,6 +158,33 @@ fn every_entry_of_expected_json_is_well_formed() {
     }
 }
 
+/// What differs between the checks `fixture` should fail and those it
+/// failed, with the report's text for each unexpected failure: a mismatch
+/// seen once on a loaded CI machine must explain itself.
+fn mismatch(
+    fixture: &str,
+    want: &BTreeSet<String>,
+    failed: &BTreeMap<String, String>,
+) -> Option<String> {
+    let got: BTreeSet<String> = failed.keys().cloned().collect();
+    if &got == want {
+        return None;
+    }
+    let mut text = format!(
+        "{fixture}: failed {got:?}\n    expected {want:?}\n    \
+         unexpected failures {:?}, missing failures {:?}",
+        got.difference(want).collect::<Vec<_>>(),
+        want.difference(&got).collect::<Vec<_>>()
+    );
+    for name in got.difference(want) {
+        text += &format!("\n  {name}, as the report says:\n");
+        for line in failed[name].lines() {
+            text += &format!("    | {line}\n");
+        }
+    }
+    Some(text)
+}
+
 #[test]
 fn every_fixture_fails_exactly_the_checks_of_its_defect() {
     let _heavy = util::one_heavy_test_at_a_time();
@@ -171,17 +204,12 @@ fn every_fixture_fails_exactly_the_checks_of_its_defect() {
                         Ok(want) => want,
                         Err(why) => panic!("{why}"),
                     };
-                    let got = failed_checks(fixture, part);
-                    if got.as_ref() != Ok(&want) {
-                        mismatches.lock().expect("mismatches").push(match got {
-                            Ok(got) => format!(
-                                "{fixture}: failed {got:?}\n    expected {want:?}\n    \
-                                 unexpected failures {:?}, missing failures {:?}",
-                                got.difference(&want).collect::<Vec<_>>(),
-                                want.difference(&got).collect::<Vec<_>>()
-                            ),
-                            Err(why) => format!("{fixture}: {why}"),
-                        });
+                    let mismatch = match failed_checks(fixture, part) {
+                        Ok(failed) => mismatch(fixture, &want, &failed),
+                        Err(why) => Some(format!("{fixture}: {why}")),
+                    };
+                    if let Some(mismatch) = mismatch {
+                        mismatches.lock().expect("mismatches").push(mismatch);
                     }
                 }
             });

@@ -393,10 +393,14 @@ impl Tree {
         vec![self.uid, self.second.1]
     }
 
-    /// Kills what the grading users or an attack left, and says how much.
+    /// Kills what the grading users or an attack left, and says how much:
+    /// kills, then looks again every few milliseconds until nothing is left
+    /// (a process killed takes a moment to go, and one may fork meanwhile),
+    /// for at most two seconds.
     fn sweep(&self) -> usize {
         let mut left = 0;
-        for _ in 0..10 {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
             let (count, _, seen) = usage_of(&self.uids());
             let marks = marked(&self.mark);
             if count == 0 && marks.is_empty() {
@@ -406,6 +410,10 @@ impl Tree {
                 eprintln!("left running: {seen:?} {marks:?}");
             }
             left = left.max(count + marks.len());
+            if Instant::now() >= deadline {
+                eprintln!("still running after the sweep: {seen:?} {marks:?}");
+                break;
+            }
             for uid in self.uids() {
                 kill_user(uid);
             }
@@ -413,7 +421,7 @@ impl Tree {
                 // SAFETY: kill takes no pointers; these are the attack's.
                 unsafe { libc::kill(pid as i32, libc::SIGKILL) };
             }
-            thread::sleep(Duration::from_millis(200));
+            thread::sleep(Duration::from_millis(10));
         }
         // The memory attack's lock, in the user's /tmp.
         let _ = fs::remove_file(

@@ -183,6 +183,12 @@ impl<'c> Peer<'c> {
         Ok(peer)
     }
 
+    /// The peer's own port, which the server sees as its remote port (0 if
+    /// the socket cannot say, which no connection has).
+    pub fn port(&self) -> u16 {
+        self.stream.local_addr().map_or(0, |address| address.port())
+    }
+
     /// Starts collecting what arrives, for a peer that did not read so far.
     pub fn start_reading(&mut self) -> Outcome {
         let reader = self

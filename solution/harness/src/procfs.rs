@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a program with nothing to do is watched for CPU use: long
 /// enough that a busy loop shows as hundreds of milliseconds, short enough
@@ -88,19 +88,73 @@ pub fn tcp_socket_fds(pid: u32) -> io::Result<Vec<i32>> {
 
 /// The inodes of every TCP socket on the machine (IPv4 and IPv6).
 fn tcp_inodes() -> io::Result<HashSet<u64>> {
-    let mut inodes = HashSet::new();
+    Ok(tcp_sockets()?
+        .into_iter()
+        .map(|socket| socket.inode)
+        .collect())
+}
+
+/// The ports of the peers whose connection to `port` (on this machine) a
+/// process has accepted. A connection still waiting in the listener's
+/// backlog has no socket file yet, so the kernel lists it with inode 0;
+/// accept gives it one.
+pub fn accepted_on(port: u16) -> io::Result<HashSet<u16>> {
+    Ok(tcp_sockets()?
+        .into_iter()
+        .filter(|socket| socket.local_port == port && socket.inode != 0)
+        .map(|socket| socket.remote_port)
+        .collect())
+}
+
+/// A TCP socket of this network namespace, as `/proc/net/tcp` lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSocket {
+    pub local_port: u16,
+    pub remote_port: u16,
+    /// Bytes in its send queue.
+    pub send_queue: u64,
+    /// 0 for a connection no process has accepted yet.
+    pub inode: u64,
+}
+
+/// Every TCP socket of this network namespace (IPv4 and IPv6).
+pub fn tcp_sockets() -> io::Result<Vec<TcpSocket>> {
+    let mut sockets = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = fs::read_to_string(table) else {
             continue;
         };
-        // The inode is the tenth column of each line after the header.
-        inodes.extend(
-            text.lines()
-                .skip(1)
-                .filter_map(|line| line.split_whitespace().nth(9)?.parse::<u64>().ok()),
-        );
+        // After the header: `sl local rem st tx_queue:rx_queue ... inode`,
+        // where an address is `HEXIP:HEXPORT`, queues are hexadecimal and
+        // the inode is the tenth column.
+        sockets.extend(text.lines().skip(1).filter_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            let port = |address: &str| u16::from_str_radix(address.rsplit_once(':')?.1, 16).ok();
+            let (send_queue, _) = columns.get(4)?.split_once(':')?;
+            Some(TcpSocket {
+                local_port: port(columns.get(1)?)?,
+                remote_port: port(columns.get(2)?)?,
+                send_queue: u64::from_str_radix(send_queue, 16).ok()?,
+                inode: columns.get(9)?.parse().ok()?,
+            })
+        }));
     }
-    Ok(inodes)
+    Ok(sockets)
+}
+
+/// Waits until `condition` holds, looking again every few milliseconds
+/// until `until`: for what `/proc` shows, which sends no event to wait
+/// for. Returns whether it came to hold.
+pub fn eventually(until: Instant, mut condition: impl FnMut() -> bool) -> bool {
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The interest list of epoll instance `epfd` of `pid`: each watched

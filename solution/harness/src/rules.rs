@@ -724,15 +724,9 @@ const EMFILE_CROWD: usize = 60;
 /// descriptors.
 pub fn emfile(c: &Context, server: &dyn UnderTest) -> Outcome {
     let mut peers = c.peers(server.port(), 2)?;
-    // Connections are accepted in the order they came, so the first `room`
-    // newcomers get in and the rest wait. Two short of the room, in case the
-    // server opens a descriptor or two of its own later.
-    let open = procfs::descriptors(server.pid()).map_err(proc_error)?.len();
-    let room = (EMFILE_LIMIT as usize).saturating_sub(open);
-    let in_by_then = room.saturating_sub(2).max(1);
     c.step(format!(
-        "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect and say \"hello\", more than the \
-         {room} the limit leaves room for; B waits for Q{in_by_then}'s hello"
+        "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect and say \"hello\", more than \
+         {EMFILE_LIMIT} descriptors leave room for"
     ));
     let mut crowd = Vec::with_capacity(EMFILE_CROWD);
     for i in 1..=EMFILE_CROWD {
@@ -748,7 +742,7 @@ pub fn emfile(c: &Context, server: &dyn UnderTest) -> Outcome {
         peer.send_quietly(b"hello\n")?;
         crowd.push(peer);
     }
-    peers[1].expect_eventually(&format!("{} hello", crowd[in_by_then - 1].tag))?;
+    let admitted = all_admitted(c, server, &peers[1], &crowd)?;
     // Barrier: the server goes on serving the clients it has.
     peers[0].send("still serving?\n")?;
     peers[1]
@@ -764,14 +758,61 @@ pub fn emfile(c: &Context, server: &dyn UnderTest) -> Outcome {
         "out of descriptors, with connections waiting, the server spun: accept fails with EMFILE \
          and the listener stays readable",
     )?;
+    let leaving = admitted.min(30);
     c.step(format!(
-        "Q1 ... Q30 leave; the server must then accept the others, Q{EMFILE_CROWD} last"
+        "Q1 ... Q{leaving} leave; the server must then accept the others, Q{EMFILE_CROWD} last"
     ));
-    let last = crowd.pop().expect("EMFILE_CROWD > 30");
-    drop(crowd.drain(..30));
+    let last = crowd.pop().expect("EMFILE_CROWD > 0");
+    drop(crowd.drain(..leaving));
     peers[1]
         .expect_eventually(&format!("{} hello", last.tag))
         .map_err(|failure| failure.after("once clients left and descriptors were free, the server did not accept the waiting peer"))
+}
+
+/// Waits until the server has taken in every peer of `crowd` it can: its
+/// descriptors are (nearly) all in use, and `watcher` has the hello of the
+/// last peer it accepted, so that what the server does for a newcomer is
+/// done before its CPU is measured. Returns how many it accepted: Q1 to
+/// QN, since a listener hands out connections in the order they came.
+fn all_admitted(
+    c: &Context,
+    server: &dyn UnderTest,
+    watcher: &Peer<'_>,
+    crowd: &[Peer<'_>],
+) -> Result<usize, Failure> {
+    c.step(format!(
+        "wait until the server's descriptors come within 2 of its limit of {EMFILE_LIMIT}"
+    ));
+    let full = || {
+        procfs::descriptors(server.pid()).is_ok_and(|open| open.len() as u64 + 2 >= EMFILE_LIMIT)
+    };
+    if !procfs::eventually(c.until(), full) {
+        let open = procfs::descriptors(server.pid()).map_err(proc_error)?;
+        return Err(Failure {
+            summary: format!(
+                "the server never came near its descriptor limit with {EMFILE_CROWD} peers waiting"
+            ),
+            expected: Some(format!("{EMFILE_LIMIT} open descriptors, or 1 or 2 fewer")),
+            seen: Some(format!("{} open: {open:?}", open.len())),
+            ..Failure::default()
+        });
+    }
+    c.step("B waits for the hello of the last Q the server accepted, until it accepts no more");
+    // A server may still accept one more while B waits (one descriptor was
+    // left, or one freed): look again, until nothing changed meanwhile.
+    let mut admitted = 0;
+    loop {
+        let accepted = procfs::accepted_on(server.port()).map_err(proc_error)?;
+        let now = crowd
+            .iter()
+            .rposition(|peer| accepted.contains(&peer.port()))
+            .map_or(0, |last| last + 1);
+        if now == admitted {
+            return Ok(admitted);
+        }
+        admitted = now;
+        watcher.expect_eventually(&format!("{} hello", crowd[now - 1].tag))?;
+    }
 }
 
 pub fn fd_leak(c: &Context, server: &dyn UnderTest) -> Outcome {
