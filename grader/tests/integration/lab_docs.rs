@@ -1575,6 +1575,34 @@ const GUIDE_COMMANDS: &[(&str, How)] = &[
         "lab-docs/ci/github-classroom/make-per-check-workflow.sh > lab-docs/ci/github-classroom/classroom-per-check.yml",
         How::By("the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader"),
     ),
+    (
+        "cargo run -q -p grader -- --lab room --list",
+        run(0, &["~room/helpers"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --lab room",
+        run(1, &["~Score:", "~room/helpers"]),
+    ),
+    (
+        "cargo run -q -p grader -- --dir path/to/crate --lab room --part select-client",
+        run(1, &["~select-client/select"]),
+    ),
+    (
+        "cargo run -q -p grader -- batch submissions/ --lab room --reports grades-room/",
+        run(0, &["grades-room/gradebook.csv", "grades-room/ada.json"]),
+    ),
+    (
+        "cargo test -p grader --test integration room_grading::",
+        How::Not("lab 2's self-check, a module of the suite this test is part of"),
+    ),
+    (
+        "lab-docs/ci/gradescope/make-autograder-zip.sh --lab room autograder-room.zip",
+        run(0, &["autograder-room.zip", "~upload it", "~lab room"]),
+    ),
+    (
+        "lab-docs/ci/github-classroom/make-per-check-workflow.sh --lab room > lab-docs/ci/github-classroom/classroom-per-check-room.yml",
+        How::By("the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader"),
+    ),
 ];
 
 /// The shell blocks of a Markdown text: for each, its commands with their
@@ -2260,8 +2288,9 @@ fn classroom_steps(text: &str) -> Vec<(String, String, u32)> {
     steps
 }
 
-/// The structure both Classroom workflows must have, from their YAML.
-fn assert_classroom_structure(workflow: &serde_json::Value, ids: &[String]) {
+/// The structure every Classroom workflow must have, from its YAML: its
+/// graded steps `ids`, worth `lab`'s points in all.
+fn assert_classroom_structure(lab: Lab, workflow: &serde_json::Value, ids: &[String]) {
     let job = &workflow["jobs"]["run-autograding-tests"];
     let steps = job["steps"].as_array().expect("steps");
     let graded: Vec<&serde_json::Value> = steps
@@ -2278,7 +2307,12 @@ fn assert_classroom_structure(workflow: &serde_json::Value, ids: &[String]) {
         .iter()
         .map(|step| step["with"]["max-score"].as_u64().expect("a max-score"))
         .sum();
-    assert_eq!(points, max_score());
+    let lab_points: u64 = lab
+        .checks()
+        .iter()
+        .map(|check| u64::from(check.points))
+        .sum();
+    assert_eq!(points, lab_points);
     let reporter = steps.last().expect("a last step");
     assert!(
         reporter["uses"].as_str().is_some_and(
@@ -2296,66 +2330,105 @@ fn assert_classroom_structure(workflow: &serde_json::Value, ids: &[String]) {
     }
 }
 
+/// How a Classroom step grades `lab`: `grader --dir . ` for lab 1, whose
+/// workflows predate lab 2, `grader --lab room --dir . ` for lab 2.
+fn grader_in_classroom(lab: Lab) -> String {
+    match lab {
+        Lab::Chat => "grader --dir .".to_owned(),
+        Lab::Room => format!("grader --lab {} --dir .", lab.name()),
+    }
+}
+
+/// The per-part workflow of each lab, with its file.
+const PER_PART: [(Lab, &str); 2] = [
+    (Lab::Chat, "classroom.yml"),
+    (Lab::Room, "classroom-room.yml"),
+];
+
+/// The per-check workflow of each lab, with its file.
+const PER_CHECK: [(Lab, &str); 2] = [
+    (Lab::Chat, "classroom-per-check.yml"),
+    (Lab::Room, "classroom-per-check-room.yml"),
+];
+
 #[test]
 fn the_classroom_workflow_has_one_step_per_part_worth_its_points() {
-    let path = util::kit().join("lab-docs/ci/github-classroom/classroom.yml");
-    let text = read(&path);
-    let steps = classroom_steps(&text);
-    let mut expected = Vec::new();
-    for &part in Lab::Chat.parts() {
-        let points: u32 = CHECKS
-            .iter()
-            .filter(|check| check.part == part)
-            .map(|check| check.points)
-            .sum();
-        expected.push((
-            part.to_string(),
-            format!("grader --dir . --part {part}"),
-            points,
-        ));
-    }
-    let mut sorted = steps.clone();
-    sorted.sort();
-    expected.sort();
-    assert_eq!(sorted, expected, "one step per part, with its points");
-    if let Some(workflow) = yaml(&path) {
-        let ids: Vec<String> = steps.iter().map(|(id, _, _)| id.clone()).collect();
-        assert_classroom_structure(&workflow, &ids);
+    for (lab, file) in PER_PART {
+        let path = util::kit().join("lab-docs/ci/github-classroom").join(file);
+        let text = read(&path);
+        let steps = classroom_steps(&text);
+        let mut expected = Vec::new();
+        for &part in lab.parts() {
+            let points: u32 = lab
+                .checks()
+                .iter()
+                .filter(|check| check.part == part)
+                .map(|check| check.points)
+                .sum();
+            // A step's id names an environment variable of the reporter:
+            // no `-` in it.
+            expected.push((
+                part.to_string().replace('-', "_"),
+                format!("{} --part {part}", grader_in_classroom(lab)),
+                points,
+            ));
+        }
+        let mut sorted = steps.clone();
+        sorted.sort();
+        expected.sort();
+        assert_eq!(
+            sorted, expected,
+            "{file}: one step per part, with its points"
+        );
+        if let Some(workflow) = yaml(&path) {
+            let ids: Vec<String> = steps.iter().map(|(id, _, _)| id.clone()).collect();
+            assert_classroom_structure(lab, &workflow, &ids);
+        }
     }
 }
 
 #[test]
 fn the_per_check_classroom_workflow_is_what_the_script_makes_of_the_grader() {
     let dir = util::kit().join("lab-docs/ci/github-classroom");
-    let output = Run::new(
-        Command::new("bash")
-            .arg(dir.join("make-per-check-workflow.sh"))
-            .arg(GRADER),
-    )
-    .assert_success()
-    .output;
-    let path = dir.join("classroom-per-check.yml");
-    let committed = read(&path);
-    assert!(
-        String::from_utf8_lossy(&output.stdout) == committed,
-        "classroom-per-check.yml is out of date: run \
-         lab-docs/ci/github-classroom/make-per-check-workflow.sh > lab-docs/ci/github-classroom/classroom-per-check.yml"
-    );
-    let steps = classroom_steps(&committed);
-    let expected: Vec<(String, String, u32)> = CHECKS
-        .iter()
-        .map(|check| {
-            (
-                check.name.replace(['/', '-'], "_"),
-                format!("grader --dir . --check {}", check.name),
-                check.points,
-            )
-        })
-        .collect();
-    assert_eq!(steps, expected, "one step per check, with its points");
-    if let Some(workflow) = yaml(&path) {
-        let ids: Vec<String> = steps.iter().map(|(id, _, _)| id.clone()).collect();
-        assert_classroom_structure(&workflow, &ids);
+    for (lab, file) in PER_CHECK {
+        let mut script = Command::new("bash");
+        script.arg(dir.join("make-per-check-workflow.sh"));
+        if lab != Lab::Chat {
+            script.args(["--lab", lab.name()]);
+        }
+        let output = Run::new(script.arg(GRADER)).assert_success().output;
+        let path = dir.join(file);
+        let committed = read(&path);
+        let lab_option = if lab == Lab::Chat {
+            String::new()
+        } else {
+            format!(" --lab {}", lab.name())
+        };
+        assert!(
+            String::from_utf8_lossy(&output.stdout) == committed,
+            "{file} is out of date: run \
+             lab-docs/ci/github-classroom/make-per-check-workflow.sh{lab_option} > lab-docs/ci/github-classroom/{file}"
+        );
+        let steps = classroom_steps(&committed);
+        let expected: Vec<(String, String, u32)> = lab
+            .checks()
+            .iter()
+            .map(|check| {
+                (
+                    check.name.replace(['/', '-'], "_"),
+                    format!("{} --check {}", grader_in_classroom(lab), check.name),
+                    check.points,
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps, expected,
+            "{file}: one step per check, with its points"
+        );
+        if let Some(workflow) = yaml(&path) {
+            let ids: Vec<String> = steps.iter().map(|(id, _, _)| id.clone()).collect();
+            assert_classroom_structure(lab, &workflow, &ids);
+        }
     }
 }
 
