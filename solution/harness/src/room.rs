@@ -10,7 +10,7 @@
 //!
 //! As in [`crate::rules`], absences are proven with barriers and what
 //! `/proc` shows (which sends no event) is looked at again every few
-//! milliseconds until a deadline ([`eventually`]); nothing sleeps to
+//! milliseconds until a deadline ([`procfs::eventually`]); nothing sleeps to
 //! synchronise. The idle rule's sender sleeps to *space out* its lines in
 //! time, which is what it tests.
 
@@ -118,61 +118,13 @@ pub fn numeric_args(pid: u32) -> Vec<i32> {
         .collect()
 }
 
-/// Waits until `condition` holds, looking again every few milliseconds
-/// until `until`: for what `/proc` shows, which sends no event. Returns
-/// whether it came to hold.
-pub fn eventually(until: Instant, mut condition: impl FnMut() -> bool) -> bool {
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A TCP socket of the machine, from `/proc/net/tcp`.
-#[derive(Debug, Clone, Copy)]
-pub struct TcpSocket {
-    pub local_port: u16,
-    pub remote_port: u16,
-    /// Bytes in its send queue.
-    pub send_queue: u64,
-}
-
-/// Every TCP socket of the machine, by inode.
-pub fn tcp_sockets() -> HashMap<u64, TcpSocket> {
-    let mut sockets = HashMap::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let port = |field: &str| {
-                u16::from_str_radix(field.rsplit(':').next().unwrap_or(""), 16).unwrap_or(0)
-            };
-            let (Some(local), Some(remote), Some(queues), Some(inode)) =
-                (fields.get(1), fields.get(2), fields.get(4), fields.get(9))
-            else {
-                continue;
-            };
-            let send_queue = u64::from_str_radix(queues.split(':').next().unwrap_or(""), 16);
-            if let (Ok(inode), Ok(send_queue)) = (inode.parse(), send_queue) {
-                sockets.insert(
-                    inode,
-                    TcpSocket {
-                        local_port: port(local),
-                        remote_port: port(remote),
-                        send_queue,
-                    },
-                );
-            }
-        }
-    }
-    sockets
+/// Every TCP socket of the machine, by inode (what `/proc/PID/fd` names).
+fn sockets_by_inode() -> HashMap<u64, procfs::TcpSocket> {
+    procfs::tcp_sockets()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|socket| (socket.inode, socket))
+        .collect()
 }
 
 /// The inode behind `target`, a descriptor's link such as `socket:[1234]`
@@ -186,21 +138,11 @@ fn inode_of(target: &str, kind: &str) -> Option<u64> {
         .ok()
 }
 
-/// The port of a peer, from its tag `[127.0.0.1:PORT]`.
-pub fn port_of(peer: &Peer<'_>) -> u16 {
-    peer.tag
-        .trim_end_matches(']')
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The child of `room` that serves the peer on `peer_port`: the child one
 /// of whose numeric arguments is a descriptor it holds that is a socket
 /// connected to that port. With it, that number.
 pub fn helper_of(room: u32, peer_port: u16) -> Option<(u32, i32)> {
-    let sockets = tcp_sockets();
+    let sockets = sockets_by_inode();
     children(room).into_iter().find_map(|helper| {
         let open: HashMap<i32, String> = procfs::descriptors(helper).ok()?.into_iter().collect();
         numeric_args(helper).into_iter().find_map(|fd| {
@@ -264,10 +206,10 @@ fn room_with_helpers<'c>(
     c.step("find each client's helper: the child of the room holding its socket under a number its command line carries");
     let mut helpers = Vec::new();
     for peer in peers.iter() {
-        let port = port_of(peer);
+        let port = peer.port();
         let mut found = None;
         // A helper appears once forked and exec'd: look until the deadline.
-        eventually(c.until(), || {
+        procfs::eventually(c.until(), || {
             found = helper_of(pid, port);
             found.is_some()
         });
@@ -300,7 +242,7 @@ fn room_with_clients<'c>(
     let peers = c.peers(room.port(), 2)?;
     let pid = room.pid();
     c.step("wait until the room has a child per client (3)");
-    if !eventually(c.until(), || children(pid).len() == 3) {
+    if !procfs::eventually(c.until(), || children(pid).len() == 3) {
         return Err(Failure {
             summary: "the room does not have one child per client".into(),
             expected: Some("3 children, one per client (A, B and the peer `sync`)".into()),
@@ -324,7 +266,7 @@ pub fn helpers(c: &Context, room: &dyn UnderTest) -> Outcome {
     let all = children(pid);
     // A, B and `sync`: three clients, three children, A's and B's distinct,
     // and each child holding a TCP socket under a number it was given.
-    let sockets = tcp_sockets();
+    let sockets = sockets_by_inode();
     let serving = |child: u32| {
         let open: HashMap<i32, String> = procfs::descriptors(child)
             .map(|fds| fds.into_iter().collect())
@@ -489,7 +431,7 @@ pub fn reaping(c: &Context, room: &dyn UnderTest) -> Outcome {
             .map_err(|failure| failure.not_checked("room/leave"))?;
     }
     c.step("wait until the room has one child left (the watcher's helper) and no zombie");
-    if !eventually(c.until(), || {
+    if !procfs::eventually(c.until(), || {
         children(pid).len() == 1 && zombies(pid).is_empty()
     }) {
         return Err(Failure {
@@ -667,10 +609,11 @@ pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
         "R reads nothing while A sends lines of 1 KiB, B receiving each, until the kernel's \
          buffers towards R are full (its send queue in /proc/net/tcp stops growing)",
     );
-    let (room_port, r_port) = (room.port(), port_of(&r));
+    let (room_port, r_port) = (room.port(), r.port());
     let queued = || {
-        tcp_sockets()
-            .values()
+        procfs::tcp_sockets()
+            .unwrap_or_default()
+            .into_iter()
             .find(|s| s.local_port == room_port && s.remote_port == r_port)
             .map_or(0, |s| s.send_queue)
     };
@@ -740,7 +683,7 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     let pid = room.pid();
     let mut peers = c.peers(room.port(), 2)?;
     let mut r = silent_peer(c, room.port(), "R", &peers[1])?;
-    let Some((stuck, _)) = helper_of(pid, port_of(&r)) else {
+    let Some((stuck, _)) = helper_of(pid, r.port()) else {
         return Err(Failure {
             summary: "no child of the room serves R".into(),
             seen: Some(children_described(pid)),
@@ -793,7 +736,14 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     crate::process::signal(stuck, libc::SIGCONT);
     r.start_reading()?;
     r.inbox().wait_end(c.until())?;
-    if !eventually(c.until(), || !children(pid).contains(&stuck)) {
+    let ended = || !children(pid).contains(&stuck) || zombies(pid).contains(&stuck);
+    if procfs::eventually(c.until(), ended) && zombies(pid).contains(&stuck) {
+        return Err(Failure::new(format!(
+            "the stuck helper {stuck} ended, but the room left it a zombie"
+        ))
+        .not_checked("room/reap"));
+    }
+    if children(pid).contains(&stuck) {
         return Err(Failure {
             summary: format!("the stuck helper {stuck} is still a child of the room"),
             seen: Some(children_described(pid)),
@@ -808,12 +758,15 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
 /// in as others leave.
 pub fn out_of_descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
     let observer = c.peer(room.port())?;
+    // Reads the hellos up to the last newcomer let in, before the room's
+    // CPU is measured; the observer's are left for the end.
+    let barrier = c.peer_named(room.port(), "W", PeerOptions::default())?;
     let crowd_size = 30;
     c.step(format!(
         "{crowd_size} peers Q1 ... Q{crowd_size} connect and say hello, more than {EMFILE_LIMIT} \
          descriptors serve (the room holds two pipes per client)"
     ));
-    let mut crowd = HashMap::new();
+    let mut crowd = Vec::with_capacity(crowd_size);
     for i in 1..=crowd_size {
         let mut peer = c.peer_named(
             room.port(),
@@ -825,31 +778,23 @@ pub fn out_of_descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
             },
         )?;
         peer.send_quietly(b"hello\n")?;
-        crowd.insert(format!("{} hello", peer.tag), peer);
+        crowd.push(peer);
     }
-    let pid = room.pid();
-    c.step("wait until the room's descriptors come within 4 of its limit");
-    let full = |count: usize| count as u64 + 4 >= EMFILE_LIMIT;
-    if !eventually(c.until(), || {
-        procfs::descriptors(pid).is_ok_and(|open| full(open.len()))
-    }) {
-        let open = procfs::descriptors(pid).map_err(proc_error)?;
-        return Err(Failure {
-            summary: "the room never came near its descriptor limit with 30 clients waiting".into(),
-            expected: Some(format!("about {EMFILE_LIMIT} descriptors open")),
-            seen: Some(format!("{} open: {open:?}", open.len())),
-            ..Failure::default()
-        });
-    }
+    // A pipe takes two descriptors: a room may stop with one free.
+    crate::rules::all_admitted(c, room, &barrier, &crowd, (EMFILE_LIMIT, 4))?;
     c.step(format!(
         "measure for {:?}, while newcomers wait, how long the room runs",
         procfs::IDLE_WINDOW
     ));
     crate::rules::idle_for_the_window(
-        pid,
+        room.pid(),
         "out of descriptors, the room spins: the waiting connection keeps the listener readable",
     )?;
     c.step("each Q leaves as soon as its hello reaches the observer; every Q must get in");
+    let mut crowd: HashMap<String, Peer<'_>> = crowd
+        .into_iter()
+        .map(|peer| (format!("{} hello", peer.tag), peer))
+        .collect();
     let mut greeted = 0;
     while greeted < crowd_size {
         let line = observer.next_line().map_err(|failure| {
@@ -870,7 +815,7 @@ pub fn waits_in_select(c: &Context, pid: u32) -> Outcome {
     c.step("the client waits: look at it in /proc (syscall, fd)");
     let calls = select_calls();
     let mut last = None;
-    let waits = eventually(c.until(), || {
+    let waits = procfs::eventually(c.until(), || {
         last = blocked_in(pid);
         last.is_some_and(|n| calls.contains(&n)) || procfs::has_exited(pid)
     });

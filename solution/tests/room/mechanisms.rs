@@ -27,8 +27,7 @@ fn each_client_has_a_helper_that_runs_room_helper_with_its_socket_by_number() {
         let peers = c.set_up_peers(room.port(), 2)?;
         c.step("look at the command line of A's and B's helpers");
         for peer in peers.iter() {
-            let Some((helper, _)) = mechanisms::helper_of(room.pid(), mechanisms::port_of(peer))
-            else {
+            let Some((helper, _)) = mechanisms::helper_of(room.pid(), peer.port()) else {
                 return Err(Failure::new(format!(
                     "no helper has {}'s socket under a number its command line names",
                     peer.name

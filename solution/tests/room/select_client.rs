@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Instant;
 
-use harness::room::eventually;
+use harness::procfs::eventually;
 use harness::rules::UnderTest;
 use harness::{Context, Failure, Inbox, Outcome};
 
