@@ -9,6 +9,11 @@ SKELETON = $(CARGO) run --quiet --package skeleton --
 # The grader, built from this workspace.
 GRADER = $(CARGO) run --quiet --package grader --
 
+# Lab 2's tests are behind the `chat` crate's feature `room`, so that a
+# student's `cargo test` is lab 1 alone until lab 2 starts: the kit's own
+# builds, tests and lints take both labs.
+ALL_LABS = --features chat/room
+
 .PHONY: all build support reset check grade skeleton-check test test-integrity lint flake bench-grader soak mutants fmt help clean
 
 ## all: build the workspace, then generate support/ and build it (the default target)
@@ -16,7 +21,7 @@ all: build support
 
 ## build: build every crate of the workspace
 build:
-	$(CARGO) build --workspace --all-targets
+	$(CARGO) build --workspace --all-targets $(ALL_LABS)
 
 ## support: generate support/ from solution/, keeping the files you changed, and build it
 support:
@@ -35,9 +40,9 @@ check: support
 grade: support
 	$(GRADER) --dir support --format json --out grade.json
 
-## skeleton-check: generate support/ and build it, tests included: it compiles against this solution
+## skeleton-check: generate support/ and build it, tests of both labs included: it compiles against this solution
 skeleton-check: support
-	$(CARGO) test --no-run --manifest-path support/Cargo.toml
+	$(CARGO) test --no-run --manifest-path support/Cargo.toml --features room
 
 ## test: the quality gate, the skeleton, then every test (what CI runs)
 # Doctests in a cargo run of their own: the grader's self-check grades
@@ -45,8 +50,8 @@ skeleton-check: support
 # crate was built there last, which removes the library the doctests of the
 # same cargo run would link against. A new run rebuilds it.
 test: lint skeleton-check
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --all-targets $(ALL_LABS)
+	$(CARGO) test --workspace --doc $(ALL_LABS)
 
 ## test-integrity: as root, every attack on the grade (issue 10) in a fake Gradescope tree and in `grader batch`, with a table of figures (CI runs it; makes and removes the users chatgrader-it and chatgrader-it2)
 test-integrity:
@@ -55,9 +60,9 @@ test-integrity:
 ## lint: formatting and clippy, warnings as errors
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(ALL_LABS) -- -D warnings
 
-## flake: grade the solution 50 times with every core busy (RUNS=N for another count); any failure is a flaky check
+## flake: grade the solution in both labs 50 times with every core busy (RUNS=N for another count); any failure is a flaky check
 flake:
 	$(CARGO) test --package grader --test integration -- --ignored --nocapture --exact flake::flake
 
