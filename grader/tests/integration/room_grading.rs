@@ -3,7 +3,7 @@
 //! deadline) and the fixtures of `tests/fixtures_room/` (a Python room and
 //! select-client, and variants that each lose exactly their check).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
@@ -12,6 +12,8 @@ use std::time::Instant;
 
 use grader::catalog::ROOM_CHECKS;
 use grader::model::Part;
+
+use crate::util;
 
 fn kit_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,20 +44,6 @@ fn grade(args: &[&str], target_dir: Option<&Path>) -> (Output, serde_json::Value
     let output = command.output().expect("run the grader");
     let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
     (output, report)
-}
-
-/// The names of the checks that did not pass in a JSON report.
-fn failed(report: &serde_json::Value) -> BTreeSet<String> {
-    report["tests"]
-        .as_array()
-        .map(|tests| {
-            tests
-                .iter()
-                .filter(|test| test["status"] != "passed")
-                .map(|test| test["name"].as_str().unwrap_or("?").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]
@@ -203,16 +191,16 @@ fn each_room_mechanism_check_has_a_fixture_that_loses_it() {
 /// slowly on a busy one.
 const PARALLEL: usize = 1;
 
-/// Held by each test of this file for its whole run: gradings with timing
-/// checks run one at a time, never beside each other.
-static QUIET: Mutex<()> = Mutex::new(());
-
+/// Held by each test of this file for its whole run: its gradings have
+/// timing checks (the idle notice's margin, the CPU of a room out of
+/// descriptors), so they run alone, never beside another test's gradings.
 fn quiet() -> std::sync::MutexGuard<'static, ()> {
-    QUIET.lock().unwrap_or_else(|e| e.into_inner())
+    util::one_heavy_test_at_a_time()
 }
 
-/// Grades one fixture; the checks it failed, or why it was not graded.
-fn failed_checks(fixture: &str, kind: &str) -> Result<BTreeSet<String>, String> {
+/// Grades one fixture; the checks it failed, each with what the report says
+/// of it, or why it was not graded.
+fn failed_checks(fixture: &str, kind: &str) -> Result<BTreeMap<String, String>, String> {
     let path = fixtures().join(fixture);
     let path = path.to_str().expect("UTF-8").to_owned();
     let mut args: Vec<String> = Vec::new();
@@ -252,7 +240,18 @@ fn failed_checks(fixture: &str, kind: &str) -> Result<BTreeSet<String>, String> 
             "{fixture}: {graded} checks graded, not {expected}\n{report}"
         ));
     }
-    Ok(failed(&report))
+    Ok(report["tests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|test| test["status"] != "passed")
+        .map(|test| {
+            (
+                test["name"].as_str().unwrap_or("?").to_owned(),
+                test["output"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect())
 }
 
 #[test]
@@ -285,11 +284,26 @@ fn each_broken_room_or_select_client_loses_exactly_its_check() {
                         );
                     }
                     match failed_checks(&fixture, kind) {
-                        Ok(got) if got == wanted => {}
-                        Ok(got) => problems.lock().expect("lock").push(format!(
-                            "{fixture}: failed {got:?}, expected {wanted:?} ({})",
-                            entry["why"]
-                        )),
+                        Ok(failed) => {
+                            let got: BTreeSet<String> = failed.keys().cloned().collect();
+                            if got == wanted {
+                                continue;
+                            }
+                            // A mismatch seen once on a loaded machine must
+                            // explain itself: what the report says of each
+                            // check failed against expectation.
+                            let mut text = format!(
+                                "{fixture}: failed {got:?}, expected {wanted:?} ({})",
+                                entry["why"]
+                            );
+                            for name in got.difference(&wanted) {
+                                text += &format!("\n  {name}, as the report says:");
+                                for line in failed[name].lines() {
+                                    text += &format!("\n    | {line}");
+                                }
+                            }
+                            problems.lock().expect("lock").push(text);
+                        }
                         Err(why) => problems.lock().expect("lock").push(why),
                     }
                 }
