@@ -5,8 +5,8 @@
 //! sandboxes them; the lab's tests do not).
 
 use std::io::{self, ErrorKind, Write};
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
@@ -161,6 +161,27 @@ pub fn expect_exit_status(name: &str, status: Option<ExitStatus>, code: i32) -> 
         seen: Some(seen),
         ..Failure::default()
     })
+}
+
+/// Makes `command` start its program with at most `limit` open
+/// descriptors (RLIMIT_NOFILE, soft and hard), as the checks of a program
+/// out of descriptors need.
+pub fn limit_descriptors(command: &mut Command, limit: u64) {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls setrlimit, which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
 }
 
 #[cfg(test)]

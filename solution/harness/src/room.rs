@@ -591,34 +591,12 @@ pub fn after_end(before: &BeforeEnd) -> Outcome {
     Ok(())
 }
 
-/// A peer reading nothing, known to be in the room: its hello reached
-/// `reader`.
-fn silent_peer<'c>(
-    c: &'c Context,
-    port: u16,
-    name: &str,
-    reader: &Peer<'c>,
-) -> Result<Peer<'c>, Failure> {
-    let mut peer = c.peer_named(
-        port,
-        name,
-        PeerOptions {
-            receive_buffer: Some(4096),
-            reads: false,
-            ..PeerOptions::default()
-        },
-    )?;
-    peer.send("hello\n")?;
-    reader.expect_after_notices(&format!("{} hello", peer.tag))?;
-    Ok(peer)
-}
-
 /// A slow reader does not hold the ring: a client that reads nothing while
 /// more lines than the ring has slots go by gets every one of them, in
 /// order, once it reads, and nobody is disconnected meanwhile.
 pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
     let mut peers = c.peers(room.port(), 2)?;
-    let mut r = silent_peer(c, room.port(), "R", &peers[1])?;
+    let mut r = crate::rules::non_reader(c, room.port(), "R", [&peers[1]])?;
     let line = [vec![b'x'; 1023], b"\n".to_vec()].concat();
     let expected = format!("{} {}", peers[0].tag, "x".repeat(1023));
     c.step(
@@ -698,7 +676,7 @@ pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
 pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     let pid = room.pid();
     let mut peers = c.peers(room.port(), 2)?;
-    let mut r = silent_peer(c, room.port(), "R", &peers[1])?;
+    let mut r = crate::rules::non_reader(c, room.port(), "R", [&peers[1]])?;
     let Some(stuck) = helper_serving(pid, r.port()) else {
         return Err(Failure {
             summary: "no child of the room holds R's socket".into(),

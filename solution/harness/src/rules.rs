@@ -398,12 +398,15 @@ fn send_paced(
 /// A peer called `name` that reads nothing, with a small receive buffer so
 /// that the kernel's buffers towards it fill up soon, known to be in the
 /// chat: its hello reached each of `peers`.
-fn non_reader<'c>(
+pub(crate) fn non_reader<'c, 'p>(
     c: &'c Context,
     port: u16,
     name: &str,
-    peers: &Peers<'c>,
-) -> Result<Peer<'c>, Failure> {
+    peers: impl IntoIterator<Item = &'p Peer<'c>>,
+) -> Result<Peer<'c>, Failure>
+where
+    'c: 'p,
+{
     let mut peer = c.peer_named(
         port,
         name,

@@ -4,7 +4,7 @@
 //! other output to an [`Inbox`] that the test waits on.
 
 use std::io;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Instant;
 
@@ -48,21 +48,7 @@ impl<'c> Server<'c> {
         let mut command = Command::new(server_exe());
         command.arg("0");
         c.step(format!("the server may open at most {limit} descriptors"));
-        // SAFETY: the closure runs in the child between fork and exec and
-        // only calls setrlimit, which is async-signal-safe.
-        unsafe {
-            command.pre_exec(move || {
-                let rlimit = libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
-                }
-            });
-        }
+        harness::process::limit_descriptors(&mut command, limit);
         Server::start_with(c, command)
     }
 

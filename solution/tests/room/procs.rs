@@ -62,21 +62,7 @@ impl Room {
             "start room 0 with a limit of {limit} open descriptors"
         ));
         let mut command = Command::new(room_exe());
-        // SAFETY: the closure runs in the child between fork and exec, and
-        // only calls setrlimit, which is async-signal-safe.
-        unsafe {
-            command.pre_exec(move || {
-                let rlimit = libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        harness::process::limit_descriptors(&mut command, limit);
         Room::start_with(c, &mut command)
     }
 
