@@ -11,6 +11,7 @@
 
 pub mod client;
 
+use std::collections::HashSet;
 use std::io;
 use std::net::Ipv4Addr;
 
@@ -809,7 +810,11 @@ pub fn all_admitted(
     ));
     // A server may still accept one more while B waits (one descriptor was
     // left, or one freed): look again, until nothing changed meanwhile.
+    // The hellos may come in any order (the room's helpers are processes
+    // of their own; a server reads the peers of one round in its order),
+    // so every line heard is kept, not only the one waited for.
     let mut admitted = 0;
+    let mut heard = HashSet::new();
     loop {
         let accepted = procfs::accepted_on(server.port()).map_err(proc_error)?;
         let now = crowd
@@ -820,7 +825,18 @@ pub fn all_admitted(
             return Ok(admitted);
         }
         admitted = now;
-        watcher.expect_eventually(&format!("{} hello", crowd[now - 1].tag))?;
+        for peer in &crowd[..now] {
+            let hello = format!("{} hello", peer.tag);
+            while !heard.contains(hello.as_bytes()) {
+                let line = watcher.next_line().map_err(|mut failure| {
+                    failure.expected = Some(format!(
+                        "the hello of every Q the server accepted, {hello:?} among them"
+                    ));
+                    failure
+                })?;
+                heard.insert(line);
+            }
+        }
     }
 }
 
