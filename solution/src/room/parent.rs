@@ -339,10 +339,8 @@ impl Room {
             //          returns 0 when none has ended), through `check`.
             //          0 or an error (ECHILD: no children at all) ends the
             //          loop (`break`). A pid: forget it in the client that
-            //          has it (`self.forget_pid(pid)`), and log the helper's
-            //          end with `eprintln!` unless it exited with status 0
-            //          (`libc::WIFEXITED(status)` and
-            //          `libc::WEXITSTATUS(status) == 0`).
+            //          has it (`self.forget_pid(pid)`), and log how it
+            //          ended (`log_end(pid, status)`).
             // BEGIN SOLUTION
             let pid = match check(
                 // SAFETY: `status` is a valid c_int for waitpid to write.
@@ -353,9 +351,7 @@ impl Room {
                 Ok(pid) => pid,
             };
             self.forget_pid(pid);
-            if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-                eprintln!("helper {pid} ended abnormally (wait status {status:#x})");
-            }
+            log_end(pid, status);
             // END SOLUTION
         }
     }
@@ -822,6 +818,24 @@ impl Room {
 fn send_order(client: &Client, order: Order) -> io::Result<()> {
     // An order is far shorter than PIPE_BUF, so the write is all or nothing.
     (&client.to_helper).write_all(&order.encode())
+}
+
+/// Logs how the reaped helper `pid` ended, unless it exited with status 0.
+/// `status` packs either an exit code or the signal that killed it: the
+/// `W*` macros take it apart (`WIFEXITED`, then `WEXITSTATUS`; or
+/// `WIFSIGNALED`, then `WTERMSIG`).
+fn log_end(pid: libc::pid_t, status: c_int) {
+    if libc::WIFEXITED(status) {
+        match libc::WEXITSTATUS(status) {
+            0 => {}
+            code => eprintln!("helper {pid} exited with status {code}"),
+        }
+    } else if libc::WIFSIGNALED(status) {
+        eprintln!(
+            "helper {pid} was killed by signal {}",
+            libc::WTERMSIG(status)
+        );
+    }
 }
 
 /// Whether an error says this process (EMFILE) or the system (ENFILE) has
