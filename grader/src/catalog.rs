@@ -657,8 +657,8 @@ pub static ROOM_CHECKS: &[Check] = &[
         name: "room/full-ring",
         part: Part::Room,
         points: 4,
-        description: "with a helper stopped, more lines than the ring has slots all reach the others; its client is dropped after 2 s, not before",
-        hint: "TODO 27: when the next slot is still held, note since when the ring is full, stop the helpers reading until STUCK_AFTER has passed, then evict the holders of that slot.",
+        description: "with a helper stopped, fewer lines than the ring has slots reach the others at once, more lines all reach them too, and its client is dropped after 2 s, not before",
+        hint: "TODOs 25 and 27: the next slot goes round the ring (`% SLOTS`), so fewer lines than SLOTS never wait for a stopped helper; when the next slot is still held, note since when the ring is full, stop the helpers reading until STUCK_AFTER has passed, then evict the holders of that slot.",
         run: Run::Live(room::full_ring),
     },
     Check {

@@ -687,6 +687,35 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     };
     c.step(format!("stop R's helper (SIGSTOP to {stuck})"));
     crate::process::signal(stuck, libc::SIGSTOP);
+    let few = SLOTS / 2;
+    c.step(format!(
+        "A sends {few} lines, fewer than the ring's {SLOTS} slots; B must get them all while R's helper stays stopped, not ended"
+    ));
+    for i in 0..few {
+        peers[0].send_quietly(format!("early {i}\n").as_bytes())?;
+    }
+    for i in 0..few {
+        peers[1].expect_from(&peers[0], &format!("early {i}"))?;
+    }
+    // A room that waited on R with free slots left has ended R's helper by
+    // now: it evicts the stuck helper before it sends the line that waited.
+    let state = state_and_parent(stuck)
+        .filter(|&(_, parent)| parent == pid)
+        .map(|(state, _)| state);
+    if state != Some('T') {
+        return Err(Failure {
+            summary: "the room waited for R's stopped helper while the ring still had free slots"
+                .into(),
+            expected: Some(format!(
+                "{few} lines go through a ring of {SLOTS} slots without waiting, R's helper {stuck} still stopped"
+            )),
+            seen: Some(match state {
+                Some(state) => format!("R's helper in state {state}"),
+                None => "R's helper gone".into(),
+            }),
+            ..Failure::default()
+        });
+    }
     let lines = SLOTS + 44;
     c.step(format!(
         "A sends {lines} lines, more than the ring's {SLOTS} slots; B must get them all, and R's leave"
