@@ -633,8 +633,8 @@ pub static ROOM_CHECKS: &[Check] = &[
         name: "room/idle",
         part: Part::Room,
         points: 5,
-        description: "with --idle 1, a user that only receives is disconnected 1 s after it connected (not early, at most 0.5 s late); sending a line resets the timer",
-        hint: "TODOs 29 to 31: a line sets the user's deadline anew, the old one taken out of the sorted set (TODO 29); epoll_wait sleeps until the nearest deadline, rounded up to the millisecond (TODO 30); every deadline not after now is due (TODO 31).",
+        description: "with --idle 1, a user that only receives is disconnected 1 s after it connected (not early, at most 0.5 s late); sending a line resets the timer; a user behind when it goes idle still gets every line, then the notice",
+        hint: "TODOs 29 to 31: a line sets the user's deadline anew, the old one taken out of the sorted set (TODO 29); epoll_wait sleeps until the nearest deadline, rounded up to the millisecond (TODO 30); every deadline not after now is due (TODO 31). Told its user is idle, a helper goes on writing what it has for CLOSE_GRACE before it closes (TODO 24).",
         run: Run::Live(room::idle),
     },
     Check {
@@ -657,8 +657,8 @@ pub static ROOM_CHECKS: &[Check] = &[
         name: "room/full-ring",
         part: Part::Room,
         points: 4,
-        description: "with a helper stopped, fewer lines than the ring has slots reach the others at once, more lines all reach them too, and its client is dropped after 2 s, not before",
-        hint: "TODOs 25 and 27: the next slot goes round the ring (`% SLOTS`), so fewer lines than SLOTS never wait for a stopped helper; when the next slot is still held, note since when the ring is full, stop the helpers reading until STUCK_AFTER has passed, then evict the holders of that slot.",
+        description: "with a helper stopped, fewer lines than the ring has slots reach the others at once; more lines all reach them too, but not a newcomer that joined while they waited; the stopped helper's client is dropped after 2 s, not before",
+        hint: "TODOs 25 and 27: the next slot goes round the ring (`% SLOTS`), so fewer lines than SLOTS never wait for a stopped helper, and a waiting message skips a recipient that is another client by now (`client.id != id`: a newcomer may have the descriptor of one that left); when the next slot is still held, note since when the ring is full, stop the helpers reading until STUCK_AFTER has passed, then evict the holders of that slot.",
         run: Run::Live(room::full_ring),
     },
     Check {

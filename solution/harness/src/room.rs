@@ -14,7 +14,7 @@
 //! synchronise. The idle rule's sender sleeps to *space out* its lines in
 //! time, which is what it tests.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::thread;
@@ -533,7 +533,144 @@ pub fn idle(c: &Context, room: &dyn UnderTest) -> Outcome {
     a.expect_line(format!("{b_tag} (disconnected)"))?;
     a.expect_line(&notice)?;
     on_time("A, once it stopped sending", a_last_line.elapsed(), idle)?;
-    a.expect_closed()
+    a.expect_closed()?;
+    behind_when_idle(c, room, &notice)
+}
+
+/// Bytes in the kernel's send queue of the room's socket towards the peer
+/// on `peer_port` (the socket a helper holds).
+fn send_queue_towards(room_port: u16, peer_port: u16) -> u64 {
+    procfs::tcp_sockets()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|s| s.local_port == room_port && s.remote_port == peer_port)
+        .map_or(0, |s| s.send_queue)
+}
+
+/// A line of 1 KiB, with its `\n`.
+fn kib_line() -> Vec<u8> {
+    [vec![b'x'; 1023], b"\n".to_vec()].concat()
+}
+
+/// A user whose helper has more for it than the kernel takes when it goes
+/// idle still gets all of it, then the notice, if it reads within a
+/// moment: the helper goes on writing for a while (`CLOSE_GRACE`) before
+/// it closes. Against a room with `--idle` [`IDLE_SECS`], so X and the
+/// pacing peer P send an empty line each round to stay in.
+fn behind_when_idle(c: &Context, room: &dyn UnderTest, notice: &str) -> Outcome {
+    let port = room.port();
+    let mut s = c.peer_named(port, "S", PeerOptions::default())?;
+    let mut p = c.peer_named(port, "P", PeerOptions::default())?;
+    let mut x = crate::rules::non_reader(c, port, "X", [&p])?;
+    let s_line = format!("{} {}", s.tag, "x".repeat(1023));
+    let x_empty = format!("{} ", x.tag);
+    // P waits for S's `count` lines, skipping X's empty lines and leaves.
+    let paced = |p: &Peer<'_>, count: usize| -> Outcome {
+        let mut got = 0;
+        while got < count {
+            let next = p.next_line()?;
+            if next == s_line.as_bytes() {
+                got += 1;
+            } else if next != x_empty.as_bytes() && !next.ends_with(b"] (disconnected)") {
+                return Err(Failure {
+                    summary: "P received an unexpected line".into(),
+                    expected: Some(format!("S's lines of 1 KiB, X's empty lines: {s_line:?}")),
+                    seen: Some(show(&next)),
+                    ..Failure::default()
+                });
+            }
+        }
+        Ok(())
+    };
+    c.step(
+        "X reads nothing while S sends lines of 1 KiB, 64 a round, P receiving each, until the \
+         kernel's buffers towards X are full; X and P send an empty line each round, to stay in",
+    );
+    let line = kib_line();
+    let (mut sent, mut most, mut flat) = (0, 0, 0);
+    while flat < 3 {
+        if sent > 16 * 1024 {
+            return Err(Failure::new(format!(
+                "after {sent} KiB, the send queue towards X still grew ({most} bytes)"
+            )));
+        }
+        x.send_quietly(b"\n")?;
+        p.send_quietly(b"\n")?;
+        for _ in 0..64 {
+            s.send_quietly(&line)?;
+        }
+        sent += 64;
+        paced(&p, 64)?;
+        let now = send_queue_towards(port, x.port());
+        if now > most {
+            (most, flat) = (now, 0);
+        } else {
+            flat += 1;
+        }
+    }
+    let more = 256;
+    c.step(format!(
+        "X and P send their last empty lines; S sends {more} more lines, which wait in X's helper; X goes idle first, then P"
+    ));
+    x.send_quietly(b"\n")?;
+    p.send_quietly(b"\n")?;
+    for _ in 0..more {
+        s.send_quietly(&line)?;
+    }
+    paced(&p, more)?;
+    loop {
+        let next = p.next_line()?;
+        if next == notice.as_bytes() {
+            break;
+        }
+        if !next.ends_with(b"] (disconnected)") {
+            return Err(Failure {
+                summary: "P, idle, received an unexpected line".into(),
+                expected: Some(format!("leave notices perhaps, then {notice:?}")),
+                seen: Some(show(&next)),
+                ..Failure::default()
+            });
+        }
+    }
+    let total = sent + more;
+    c.step(format!(
+        "X reads: it must get S's {total} lines, then its notice, then the end"
+    ));
+    x.start_reading()?;
+    let mut got = 0;
+    loop {
+        let next = x.next_line().map_err(|failure| Failure {
+            summary: format!(
+                "{} after {got} of S's {total} lines (X's helper, told X was idle with lines still to write, must go on writing for a while before it closes)",
+                failure.summary
+            ),
+            ..failure
+        })?;
+        if next == notice.as_bytes() {
+            break;
+        }
+        if next == s_line.as_bytes() {
+            got += 1;
+        } else if next != format!("{} ", p.tag).as_bytes() && !next.ends_with(b"] (disconnected)") {
+            return Err(Failure {
+                summary: "X, behind when it went idle, received an unexpected line".into(),
+                expected: Some(format!(
+                    "S's lines of 1 KiB, P's empty lines, then {notice:?}"
+                )),
+                seen: Some(show(&next)),
+                ..Failure::default()
+            });
+        }
+    }
+    if got != total {
+        return Err(Failure {
+            summary: "X, behind when it went idle, did not get every line before its notice".into(),
+            expected: Some(format!("{total} lines of S")),
+            seen: Some(format!("{got}")),
+            ..Failure::default()
+        });
+    }
+    x.expect_closed()
 }
 
 /// What a room had before it was told to end: its helpers and the
@@ -675,7 +812,7 @@ pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
 /// [`STUCK_AFTER`], not before.
 pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     let pid = room.pid();
-    let mut peers = c.peers(room.port(), 2)?;
+    let mut peers = c.peers(room.port(), 3)?;
     let mut r = crate::rules::non_reader(c, room.port(), "R", [&peers[1]])?;
     let Some(stuck) = helper_serving(pid, r.port()) else {
         return Err(Failure {
@@ -717,20 +854,38 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
         });
     }
     let lines = SLOTS + 44;
+    let fit = SLOTS - few;
     c.step(format!(
-        "A sends {lines} lines, more than the ring's {SLOTS} slots; B must get them all, and R's leave"
+        "A sends {lines} lines, more than the ring's {SLOTS} slots; B gets the {fit} that fit before the ring is full"
     ));
     let sending = Instant::now();
     for i in 0..lines {
         peers[0].send_quietly(format!("line {i}\n").as_bytes())?;
     }
-    let leave = format!("{} (disconnected)", r.tag);
-    let mut left_after = None;
-    let mut i = 0;
-    while i < lines || left_after.is_none() {
+    for i in 0..fit {
+        peers[1].expect_from(&peers[0], &format!("line {i}"))?;
+    }
+    let z = newcomer_while_full(c, room, &peers[2])?;
+    c.step("B must get all of A's lines, C's leave, Z's join and R's leave");
+    let r_leave = format!("{} (disconnected)", r.tag);
+    let c_leave = format!("{} (disconnected)", peers[2].tag);
+    let z_join = format!("{} (connected)", z.tag);
+    let (mut left_after, mut said_before_z, mut c_left) = (None, None, false);
+    let mut i = fit;
+    while i < lines || left_after.is_none() || said_before_z.is_none() {
         let next = peers[1].next_line()?;
-        if next == leave.as_bytes() {
+        if next == r_leave.as_bytes() && left_after.is_none() {
             left_after = Some(sending.elapsed());
+            continue;
+        }
+        if next == c_leave.as_bytes() && !c_left {
+            c_left = true;
+            continue;
+        }
+        if next == z_join.as_bytes() && said_before_z.is_none() {
+            // Every line the room sent before Z's join was said before Z
+            // joined: none of them is for Z.
+            said_before_z = Some(i);
             continue;
         }
         let expected = format!("{} line {i}", peers[0].tag);
@@ -743,6 +898,35 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
             });
         }
         i += 1;
+    }
+    let said_before_z = said_before_z.unwrap_or_default();
+    c.step(format!(
+        "A sends `end`: Z must get none of A's lines 0 to {} (B got them before Z's join) before it",
+        said_before_z.saturating_sub(1)
+    ));
+    peers[0].send("end\n")?;
+    let end = format!("{} end", peers[0].tag);
+    loop {
+        let next = z.next_line()?;
+        if next == end.as_bytes() {
+            break;
+        }
+        let old = String::from_utf8_lossy(&next)
+            .strip_prefix(&format!("{} line ", peers[0].tag))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n < said_before_z);
+        if let Some(n) = old {
+            return Err(Failure {
+                summary: "Z received a line said before it joined (meant for C, which had left?)"
+                    .into(),
+                expected: Some(format!(
+                    "none of A's lines 0 to {}: a message waiting for a slot goes only to the users present when it was said, and a descriptor number may have been given to a newcomer since",
+                    said_before_z - 1
+                )),
+                seen: Some(format!("line {n}: {}", show(&next))),
+                ..Failure::default()
+            });
+        }
     }
     let left_after = left_after.unwrap_or_default();
     if left_after < STUCK_AFTER {
@@ -769,6 +953,63 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
         });
     }
     Ok(())
+}
+
+/// While the ring is full (messages wait, some of them for `leaver`):
+/// ends `leaver`'s helper with SIGKILL, waits until the room has closed its
+/// pipes, then connects Z, which may be given the same descriptor numbers.
+fn newcomer_while_full<'c>(
+    c: &'c Context,
+    room: &dyn UnderTest,
+    leaver: &Peer<'_>,
+) -> Result<Peer<'c>, Failure> {
+    let (pid, name) = (room.pid(), &leaver.name);
+    let Some(helper) = helper_serving(pid, leaver.port()) else {
+        return Err(Failure {
+            summary: format!("no child of the room holds {name}'s socket"),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        }
+        .not_checked("room/helpers"));
+    };
+    // Its own pipes: not those every helper shares (a self-pipe leaked to
+    // all of them is room/descriptors' business).
+    let shared: HashSet<u64> = children(pid)
+        .into_iter()
+        .filter(|&other| other != helper)
+        .flat_map(pipes_of)
+        .collect();
+    let pipes: HashSet<u64> = pipes_of(helper).difference(&shared).copied().collect();
+    c.step(format!(
+        "while the ring is full, end {name}'s helper (SIGKILL to {helper}) and wait until the room has closed its ends of its pipes"
+    ));
+    crate::process::signal(helper, libc::SIGKILL);
+    let closed = || pipes_of(pid).is_disjoint(&pipes);
+    if !procfs::eventually(c.until(), closed) {
+        return Err(Failure {
+            summary: format!(
+                "the room did not close the pipes of {name}'s helper, which had ended, while the ring was full"
+            ),
+            expected: Some(
+                "a helper's pipe that reaches its end is closed at once, ring full or not".into(),
+            ),
+            seen: Some(format!(
+                "the room still holds pipes {:?}",
+                pipes_of(pid).intersection(&pipes).collect::<Vec<_>>()
+            )),
+            ..Failure::default()
+        });
+    }
+    c.peer_named(room.port(), "Z", PeerOptions::default())
+}
+
+/// The inodes of the pipes `pid` holds.
+fn pipes_of(pid: u32) -> HashSet<u64> {
+    procfs::descriptors(pid)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(_, target)| inode_of(target, "pipe"))
+        .collect()
 }
 
 /// Out of descriptors (the room started with at most [`EMFILE_LIMIT`]),
