@@ -366,9 +366,10 @@ class Room:
         """Kills a helper that cannot be trusted to go on (SIGKILL also ends
         a stopped one) and removes its client at once."""
         log(f"{helper.tag}: {why}")
-        if helper.pid is not None:
+        pid = helper.pid  # read once, as in shutdown
+        if pid is not None:
             try:
-                os.kill(helper.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self.remove(helper)
@@ -432,11 +433,14 @@ class Room:
         self.full_since = None
 
     def shutdown(self):
-        for helper in self.helpers.values():
-            if helper.pid is not None:
+        for helper in list(self.helpers.values()):
+            # Read once: the no_self_pipe room reaps in its SIGCHLD handler,
+            # which may run between two statements and clear helper.pid.
+            pid = helper.pid
+            if pid is not None:
                 for sig in (signal.SIGTERM, signal.SIGCONT):
                     try:
-                        os.kill(helper.pid, sig)
+                        os.kill(pid, sig)
                     except ProcessLookupError:
                         pass
         while True:
