@@ -498,8 +498,11 @@ pub fn idle(c: &Context, room: &dyn UnderTest) -> Outcome {
         let sender = scope.spawn(|| -> Result<Instant, Failure> {
             let mut last = Instant::now();
             while b_connecting.elapsed() < 2 * idle {
-                a.send_quietly(b"\n")?;
+                // Taken before sending: the room cannot have the line
+                // earlier. (After, a thread descheduled once the write
+                // returned made a room on time look a few ms early.)
                 last = Instant::now();
+                a.send_quietly(b"\n")?;
                 thread::sleep(Duration::from_millis(250));
             }
             Ok(last)
@@ -1025,19 +1028,9 @@ pub fn out_of_descriptors(c: &Context, room: &dyn UnderTest) -> Outcome {
         "{crowd_size} peers Q1 ... Q{crowd_size} connect and say hello, more than {EMFILE_LIMIT} \
          descriptors serve (the room holds two pipes per client)"
     ));
-    let mut crowd = Vec::with_capacity(crowd_size);
-    for i in 1..=crowd_size {
-        let mut peer = c.peer_named(
-            room.port(),
-            &format!("Q{i}"),
-            PeerOptions {
-                reads: false,
-                quiet: true,
-                ..PeerOptions::default()
-            },
-        )?;
+    let mut crowd = crate::rules::connect_crowd(c, room.port(), crowd_size)?;
+    for peer in &mut crowd {
         peer.send_quietly(b"hello\n")?;
-        crowd.push(peer);
     }
     // A pipe takes two descriptors: a room may stop with one free.
     crate::rules::all_admitted(c, room, &barrier, &crowd, (EMFILE_LIMIT, 4))?;

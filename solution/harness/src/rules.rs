@@ -284,18 +284,7 @@ pub fn burst(c: &Context, server: &dyn UnderTest) -> Outcome {
     c.step(format!(
         "{BURST} more peers Q1 ... Q{BURST} connect, reading nothing; A waits for Q{BURST}'s \"hello\""
     ));
-    let mut crowd = Vec::with_capacity(BURST);
-    for i in 1..=BURST {
-        crowd.push(c.peer_named(
-            server.port(),
-            &format!("Q{i}"),
-            PeerOptions {
-                reads: false,
-                quiet: true,
-                ..PeerOptions::default()
-            },
-        )?);
-    }
+    let mut crowd = connect_crowd(c, server.port(), BURST)?;
     // Barrier: connections are accepted in the order they came, so once
     // the last one's line went through, every one of them is in the chat.
     let last = crowd.last_mut().expect("BURST > 0");
@@ -732,19 +721,9 @@ pub fn emfile(c: &Context, server: &dyn UnderTest) -> Outcome {
         "{EMFILE_CROWD} more peers Q1 ... Q{EMFILE_CROWD} connect and say \"hello\", more than \
          {EMFILE_LIMIT} descriptors leave room for"
     ));
-    let mut crowd = Vec::with_capacity(EMFILE_CROWD);
-    for i in 1..=EMFILE_CROWD {
-        let mut peer = c.peer_named(
-            server.port(),
-            &format!("Q{i}"),
-            PeerOptions {
-                reads: false,
-                quiet: true,
-                ..PeerOptions::default()
-            },
-        )?;
+    let mut crowd = connect_crowd(c, server.port(), EMFILE_CROWD)?;
+    for peer in &mut crowd {
         peer.send_quietly(b"hello\n")?;
-        crowd.push(peer);
     }
     let admitted = all_admitted(c, server, &peers[1], &crowd, (EMFILE_LIMIT, 2))?;
     // Barrier: the server goes on serving the clients it has.
@@ -771,6 +750,28 @@ pub fn emfile(c: &Context, server: &dyn UnderTest) -> Outcome {
     peers[1]
         .expect_eventually(&format!("{} hello", last.tag))
         .map_err(|failure| failure.after("once clients left and descriptors were free, the server did not accept the waiting peer"))
+}
+
+/// Connects `count` peers Q1 ... QN that read nothing and whose steps are
+/// not listed one by one (the check's step says what they do).
+pub(crate) fn connect_crowd<'c>(
+    c: &'c Context,
+    port: u16,
+    count: usize,
+) -> Result<Vec<Peer<'c>>, Failure> {
+    (1..=count)
+        .map(|i| {
+            c.peer_named(
+                port,
+                &format!("Q{i}"),
+                PeerOptions {
+                    reads: false,
+                    quiet: true,
+                    ..PeerOptions::default()
+                },
+            )
+        })
+        .collect()
 }
 
 /// Waits until the server has taken in every peer of `crowd` it can: its
