@@ -331,16 +331,27 @@ pub fn counts_before(line: &str, word: &str) -> Vec<u64> {
 // ---------------------------------------------------------------------------
 // Steps and sections
 
+/// The lines of a Markdown text outside its fenced code blocks (the fence
+/// lines left out too), each with its index among all the lines.
+pub fn prose_lines<'t>(
+    lines: impl IntoIterator<Item = &'t str>,
+) -> impl Iterator<Item = (usize, &'t str)> {
+    let mut in_code = false;
+    lines.into_iter().enumerate().filter(move |(_, line)| {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            return false;
+        }
+        !in_code
+    })
+}
+
 /// The step headings of a lab text, `### TODO N: title`, in order:
 /// (number, line index).
 pub fn step_headings(lines: &[&str]) -> Vec<(u32, usize)> {
     let mut headings = Vec::new();
-    let mut in_code = false;
-    for (index, line) in lines.iter().enumerate() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if in_code || !line.starts_with('#') {
+    for (index, line) in prose_lines(lines.iter().copied()) {
+        if !line.starts_with('#') {
             continue;
         }
         let title = line.trim_start_matches('#').trim_start();
@@ -474,14 +485,7 @@ pub fn todos_of_checks(
     let mut in_part = false;
     let mut step = None;
     let mut in_checks = false;
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if in_code {
-            continue;
-        }
+    for (_, line) in prose_lines(text.lines()) {
         if line.starts_with('#') {
             let title = line.trim_start_matches('#').trim_start();
             if line.starts_with("## ") {
@@ -587,30 +591,16 @@ pub fn anchor(heading: &str) -> String {
 
 /// The anchors of a Markdown text's headings.
 pub fn anchors(text: &str) -> BTreeSet<String> {
-    let mut anchors = BTreeSet::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if !in_code && line.starts_with('#') {
-            anchors.insert(anchor(line.trim_start_matches('#')));
-        }
-    }
-    anchors
+    prose_lines(text.lines())
+        .filter(|(_, line)| line.starts_with('#'))
+        .map(|(_, line)| anchor(line.trim_start_matches('#')))
+        .collect()
 }
 
 /// The targets of the Markdown links `[text](target)` of a text.
 pub fn link_targets(text: &str) -> Vec<String> {
     let mut targets = Vec::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        }
-        if in_code {
-            continue;
-        }
+    for (_, line) in prose_lines(text.lines()) {
         for (at, _) in line.match_indices("](") {
             let rest = &line[at + 2..];
             if let Some(end) = rest.find(')') {

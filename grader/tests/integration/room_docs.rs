@@ -398,14 +398,9 @@ fn the_numbers_room_md_states_are_the_codes() {
 fn commands(text: &str) -> Vec<String> {
     let mut found = command_lines(Path::new(TEXT), text);
     let mut prose = String::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-        } else if !in_code {
-            prose.push_str(line);
-            prose.push(' ');
-        }
+    for (_, line) in docs::prose_lines(text.lines()) {
+        prose.push_str(line);
+        prose.push(' ');
     }
     found.extend(inline_code(&prose));
     found
