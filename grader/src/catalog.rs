@@ -634,7 +634,7 @@ pub static ROOM_CHECKS: &[Check] = &[
         part: Part::Room,
         points: 5,
         description: "with --idle 1, a user that only receives is disconnected 1 s after it connected (not early, at most 0.5 s late); sending a line resets the timer; a user behind when it goes idle still gets every line, then the notice",
-        hint: "TODOs 29 to 31: a line sets the user's deadline anew, the old one taken out of the sorted set (TODO 29); epoll_wait sleeps until the nearest deadline, rounded up to the millisecond (TODO 30); every deadline not after now is due (TODO 31). Told its user is idle, a helper goes on writing what it has for CLOSE_GRACE before it closes (TODO 24).",
+        hint: "TODOs 24 and 29 to 31: a line sets the user's deadline anew, the old one taken out of the sorted set (TODO 29); epoll_wait sleeps until the nearest deadline, rounded up to the millisecond (TODO 30); every deadline not after now is due (TODO 31); told its user is idle, a helper goes on writing what it has for CLOSE_GRACE before it closes (TODO 24).",
         run: Run::Live(room::idle),
     },
     Check {

@@ -813,11 +813,17 @@ impl Room {
 
 /// Writes one order to a helper's pipe. The pipe is non-blocking, and
 /// never full while the helper runs (see `shm::SLOTS`), so "would block"
-/// means the helper is stuck; "broken pipe" means it ended. Both are
-/// errors: the caller disconnects the client.
+/// means the helper is stuck: an error, and the caller disconnects the
+/// client. "Broken pipe" means the helper is ending on its own (its client
+/// left): that is no error. Its report pipe reaches its end in a moment,
+/// which removes the client as an ordinary leave and frees the slot sent;
+/// were it ever to stay, the slot's stuck deadline would end it.
 fn send_order(client: &Client, order: Order) -> io::Result<()> {
     // An order is far shorter than PIPE_BUF, so the write is all or nothing.
-    (&client.to_helper).write_all(&order.encode())
+    match (&client.to_helper).write_all(&order.encode()) {
+        Err(err) if err.kind() == ErrorKind::BrokenPipe => Ok(()),
+        result => result,
+    }
 }
 
 /// Logs how the reaped helper `pid` ended, unless it exited with status 0.
