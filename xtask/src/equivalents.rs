@@ -10,6 +10,7 @@
 //! file = "solution/src/server.rs"
 //! mutation = "replace > with >= in Clients::broadcast"
 //! line = 392   # only when the mutation alone names several mutants
+//! column = 27   # only when several of them share that line too
 //! reason = "one line why no observable behaviour changes"
 //! ```
 //!
@@ -28,20 +29,28 @@ pub struct Equivalent {
     pub file: String,
     pub mutation: String,
     pub line: Option<usize>,
+    pub column: Option<usize>,
     pub reason: String,
 }
 
 impl Equivalent {
-    /// Whether this entry names the mutant at `file:line` with `mutation`.
-    pub fn names(&self, file: &str, line: usize, mutation: &str) -> bool {
-        self.file == file && self.mutation == mutation && self.line.is_none_or(|l| l == line)
+    /// Whether this entry names the mutant at `file:line:column` with
+    /// `mutation`.
+    pub fn names(&self, file: &str, (line, column): (usize, usize), mutation: &str) -> bool {
+        self.file == file
+            && self.mutation == mutation
+            && self.line.is_none_or(|l| l == line)
+            && self.column.is_none_or(|c| c == column)
     }
 
     /// How the entry is shown in messages.
     pub fn label(&self) -> String {
-        match self.line {
-            Some(line) => format!("{}:{line}: {}", self.file, self.mutation),
-            None => format!("{}: {}", self.file, self.mutation),
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                format!("{}:{line}:{column}: {}", self.file, self.mutation)
+            }
+            (Some(line), None) => format!("{}:{line}: {}", self.file, self.mutation),
+            _ => format!("{}: {}", self.file, self.mutation),
         }
     }
 }
@@ -79,8 +88,10 @@ pub fn parse(text: &str) -> Result<Vec<Equivalent>> {
 
 fn entry(table: &Table) -> Result<Equivalent> {
     for (key, _) in table.iter() {
-        if !["file", "mutation", "line", "reason"].contains(&key) {
-            bail!("unknown key `{key}`: an entry has file, mutation, line (optional) and reason");
+        if !["file", "mutation", "line", "column", "reason"].contains(&key) {
+            bail!(
+                "unknown key `{key}`: an entry has file, mutation, line and column (optional) and reason"
+            );
         }
     }
     let text = |key: &str| -> Result<String> {
@@ -89,16 +100,19 @@ fn entry(table: &Table) -> Result<Equivalent> {
             _ => bail!("`{key}` is missing or empty"),
         }
     };
-    let line = match table.get("line") {
-        None => None,
-        Some(item) => match item
-            .as_integer()
-            .and_then(|line| usize::try_from(line).ok())
-        {
-            Some(line) if line > 0 => Some(line),
-            _ => bail!("`line` must be a line number"),
-        },
+    let position = |key: &str| -> Result<Option<usize>> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(item) => match item.as_integer().and_then(|n| usize::try_from(n).ok()) {
+                Some(n) if n > 0 => Ok(Some(n)),
+                _ => bail!("`{key}` must be a {key} number, from 1"),
+            },
+        }
     };
+    let (line, column) = (position("line")?, position("column")?);
+    if column.is_some() && line.is_none() {
+        bail!("`column` needs `line`");
+    }
     let reason = text("reason")?;
     if reason.contains('\n') {
         bail!("`reason` must be one line");
@@ -107,6 +121,7 @@ fn entry(table: &Table) -> Result<Equivalent> {
         file: text("file")?,
         mutation: text("mutation")?,
         line,
+        column,
         reason,
     })
 }
@@ -140,34 +155,36 @@ reason = "both branches write the line"
                     file: "solution/src/server.rs".into(),
                     mutation: "replace > with >= in Clients::broadcast".into(),
                     line: Some(392),
+                    column: None,
                     reason: "the queue is never empty here".into(),
                 },
                 Equivalent {
                     file: "solution/src/client.rs".into(),
                     mutation: "replace == with != in Session::send_input".into(),
                     line: None,
+                    column: None,
                     reason: "both branches write the line".into(),
                 },
             ]
         );
         assert!(list[0].names(
             "solution/src/server.rs",
-            392,
+            (392, 27),
             "replace > with >= in Clients::broadcast"
         ));
         assert!(!list[0].names(
             "solution/src/server.rs",
-            385,
+            (385, 27),
             "replace > with >= in Clients::broadcast"
         ));
         assert!(list[1].names(
             "solution/src/client.rs",
-            7,
+            (7, 1),
             "replace == with != in Session::send_input"
         ));
         assert!(!list[1].names(
             "solution/src/server.rs",
-            7,
+            (7, 1),
             "replace == with != in Session::send_input"
         ));
     }
@@ -197,7 +214,7 @@ reason = "both branches write the line"
     fn misspelt_keys_are_refused() {
         assert_eq!(
             error_of("[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\nreasons = \"r\"\n"),
-            "in the [[equivalent]] number 1: unknown key `reasons`: an entry has file, mutation, line (optional) and reason"
+            "in the [[equivalent]] number 1: unknown key `reasons`: an entry has file, mutation, line and column (optional) and reason"
         );
         assert_eq!(
             error_of("[[equivalents]]\nfile = \"a.rs\"\n"),
@@ -207,7 +224,24 @@ reason = "both branches write the line"
             error_of(
                 "[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\nline = 0\nreason = \"r\"\n"
             ),
-            "in the [[equivalent]] number 1: `line` must be a line number"
+            "in the [[equivalent]] number 1: `line` must be a line number, from 1"
         );
+        assert_eq!(
+            error_of(
+                "[[equivalent]]\nfile = \"a.rs\"\nmutation = \"m\"\ncolumn = 3\nreason = \"r\"\n"
+            ),
+            "in the [[equivalent]] number 1: `column` needs `line`"
+        );
+    }
+
+    #[test]
+    fn a_column_tells_apart_two_mutants_of_one_line() {
+        let list = parse(
+            "[[equivalent]]\nfile = \"a.rs\"\nmutation = \"replace | with ^ in f\"\nline = 124\ncolumn = 50\nreason = \"disjoint bits\"\n",
+        )
+        .expect("a valid list");
+        assert!(list[0].names("a.rs", (124, 50), "replace | with ^ in f"));
+        assert!(!list[0].names("a.rs", (124, 35), "replace | with ^ in f"));
+        assert_eq!(list[0].label(), "a.rs:124:50: replace | with ^ in f");
     }
 }

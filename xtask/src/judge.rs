@@ -196,10 +196,10 @@ fn verdict_of(
             _ => Verdict::Timeout,
         },
         Summary::MissedMutant => {
-            let line = mutant.span.start.line;
+            let at = (mutant.span.start.line, mutant.span.start.column);
             match equivalents
                 .iter()
-                .find(|entry| entry.names(&mutant.file, line, mutant.mutation()))
+                .find(|entry| entry.names(&mutant.file, at, mutant.mutation()))
             {
                 Some(entry) => Verdict::Equivalent(entry.reason.clone()),
                 None => Verdict::Missed,
@@ -220,7 +220,8 @@ fn check_equivalents(mutants: &[Judged], equivalents: &[Equivalent], problems: &
             .iter()
             .filter(|judged| {
                 let mutant = &judged.mutant;
-                entry.names(&mutant.file, mutant.span.start.line, mutant.mutation())
+                let at = (mutant.span.start.line, mutant.span.start.column);
+                entry.names(&mutant.file, at, mutant.mutation())
             })
             .collect();
         let label = entry.label();
@@ -239,11 +240,14 @@ fn check_equivalents(mutants: &[Judged], equivalents: &[Equivalent], problems: &
                 )),
             },
             several => problems.push(format!(
-                "{label}: names {} mutants (lines {}): give its `line`",
+                "{label}: names {} mutants (at {}): give its `line`, and its `column` if they share a line",
                 several.len(),
                 several
                     .iter()
-                    .map(|judged| judged.mutant.span.start.line.to_string())
+                    .map(|judged| {
+                        let start = &judged.mutant.span.start;
+                        format!("{}:{}", start.line, start.column)
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
@@ -339,6 +343,7 @@ the solution scored 90 of 100:
             file: file.into(),
             mutation: mutation.into(),
             line,
+            column: None,
             reason: "no observable change".into(),
         }
     }
