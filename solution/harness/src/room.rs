@@ -479,7 +479,8 @@ fn on_time(what: &str, elapsed: Duration, at_least: Duration) -> Outcome {
 
 /// The idle rule, against a room started with `--idle` [`IDLE_SECS`]: a
 /// user that only receives is disconnected on time, one that sends is not,
-/// until it stops.
+/// until it stops; and one that is behind when it goes idle still gets
+/// every line, then its notice.
 pub fn idle(c: &Context, room: &dyn UnderTest) -> Outcome {
     let idle = Duration::from_secs(IDLE_SECS);
     let mut a = c.peer(room.port())?;
@@ -540,14 +541,45 @@ pub fn idle(c: &Context, room: &dyn UnderTest) -> Outcome {
     behind_when_idle(c, room, &notice)
 }
 
-/// Bytes in the kernel's send queue of the room's socket towards the peer
-/// on `peer_port` (the socket a helper holds).
-fn send_queue_towards(room_port: u16, peer_port: u16) -> u64 {
-    procfs::tcp_sockets()
-        .unwrap_or_default()
-        .into_iter()
-        .find(|s| s.local_port == room_port && s.remote_port == peer_port)
-        .map_or(0, |s| s.send_queue)
+/// How many lines of 1 KiB a round of [`fill_kernel_towards`] sends.
+const FILL_ROUND: usize = 64;
+
+/// Runs `round` (which sends [`FILL_ROUND`] lines of 1 KiB that reach
+/// `reader`, and waits until another peer got them) until the kernel's
+/// send queue of the room's socket towards `reader` (by name and port),
+/// which reads nothing,
+/// has stopped growing for three rounds: from then on, what `reader`'s
+/// helper cannot write waits in its outbox. Returns the lines sent and the
+/// largest queue seen.
+fn fill_kernel_towards(
+    room_port: u16,
+    (reader, reader_port): (&str, u16),
+    mut round: impl FnMut() -> Outcome,
+) -> Result<(usize, u64), Failure> {
+    let queued = || {
+        procfs::tcp_sockets()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.local_port == room_port && s.remote_port == reader_port)
+            .map_or(0, |s| s.send_queue)
+    };
+    let (mut sent, mut most, mut flat) = (0, 0, 0);
+    while flat < 3 {
+        if sent > 16 * 1024 {
+            return Err(Failure::new(format!(
+                "after {sent} KiB, the send queue towards {reader} still grew ({most} bytes)"
+            )));
+        }
+        round()?;
+        sent += FILL_ROUND;
+        let now = queued();
+        if now > most {
+            (most, flat) = (now, 0);
+        } else {
+            flat += 1;
+        }
+    }
+    Ok((sent, most))
 }
 
 /// A line of 1 KiB, with its `\n`.
@@ -590,27 +622,14 @@ fn behind_when_idle(c: &Context, room: &dyn UnderTest, notice: &str) -> Outcome 
          kernel's buffers towards X are full; X and P send an empty line each round, to stay in",
     );
     let line = kib_line();
-    let (mut sent, mut most, mut flat) = (0, 0, 0);
-    while flat < 3 {
-        if sent > 16 * 1024 {
-            return Err(Failure::new(format!(
-                "after {sent} KiB, the send queue towards X still grew ({most} bytes)"
-            )));
-        }
+    let (sent, _) = fill_kernel_towards(port, ("X", x.port()), || {
         x.send_quietly(b"\n")?;
         p.send_quietly(b"\n")?;
-        for _ in 0..64 {
+        for _ in 0..FILL_ROUND {
             s.send_quietly(&line)?;
         }
-        sent += 64;
-        paced(&p, 64)?;
-        let now = send_queue_towards(port, x.port());
-        if now > most {
-            (most, flat) = (now, 0);
-        } else {
-            flat += 1;
-        }
-    }
+        paced(&p, FILL_ROUND)
+    })?;
     let more = 256;
     c.step(format!(
         "X and P send their last empty lines; S sends {more} more lines, which wait in X's helper; X goes idle first, then P"
@@ -737,39 +756,19 @@ pub fn after_end(before: &BeforeEnd) -> Outcome {
 pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
     let mut peers = c.peers(room.port(), 2)?;
     let mut r = crate::rules::non_reader(c, room.port(), "R", [&peers[1]])?;
-    let line = [vec![b'x'; 1023], b"\n".to_vec()].concat();
+    let line = kib_line();
     let expected = format!("{} {}", peers[0].tag, "x".repeat(1023));
     c.step(
         "R reads nothing while A sends lines of 1 KiB, B receiving each, until the kernel's \
          buffers towards R are full (its send queue in /proc/net/tcp stops growing)",
     );
-    let (room_port, r_port) = (room.port(), r.port());
-    let queued = || {
-        procfs::tcp_sockets()
-            .unwrap_or_default()
-            .into_iter()
-            .find(|s| s.local_port == room_port && s.remote_port == r_port)
-            .map_or(0, |s| s.send_queue)
-    };
-    let (mut sent, mut most, mut flat) = (0, 0, 0);
-    while flat < 3 {
-        if sent > 16 * 1024 {
-            return Err(Failure::new(format!(
-                "after {sent} KiB, the send queue towards R still grew ({most} bytes)"
-            )));
-        }
-        for _ in 0..64 {
+    let (sent, most) = fill_kernel_towards(room.port(), ("R", r.port()), || {
+        for _ in 0..FILL_ROUND {
             peers[0].send_quietly(&line)?;
             peers[1].expect_line(&expected)?;
-            sent += 1;
         }
-        let now = queued();
-        if now > most {
-            (most, flat) = (now, 0);
-        } else {
-            flat += 1;
-        }
-    }
+        Ok(())
+    })?;
     // Now whatever R's helper cannot write waits in its outbox. More lines
     // than the ring has slots, far less than 1 MiB: a helper that kept its
     // slots until its client read them would fill the ring, and be
@@ -809,10 +808,12 @@ pub fn slow_reader(c: &Context, room: &dyn UnderTest) -> Outcome {
     Ok(())
 }
 
-/// A full ring does not stall the room: with a helper stopped, more lines
-/// than the ring has slots all reach the others, and the stopped helper's
-/// client is disconnected once it has held a needed slot for
-/// [`STUCK_AFTER`], not before.
+/// A full ring does not stall the room: with a helper stopped, fewer lines
+/// than the ring has slots go through at once (the ring goes round); more
+/// lines all reach the others, and the stopped helper's client is
+/// disconnected once it has held a needed slot for [`STUCK_AFTER`], not
+/// before. A newcomer that joins while lines wait for a slot (on the
+/// descriptors of a client that left meanwhile) gets none of them.
 pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
     let pid = room.pid();
     let mut peers = c.peers(room.port(), 3)?;
@@ -825,8 +826,24 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
         }
         .not_checked("room/helpers"));
     };
-    c.step(format!("stop R's helper (SIGSTOP to {stuck})"));
+    c.step(format!(
+        "stop R's helper (SIGSTOP to {stuck}) and wait until /proc says it is stopped"
+    ));
     crate::process::signal(stuck, libc::SIGSTOP);
+    // A signal is handled once its target runs: on a busy machine the
+    // helper may still show R (running) for a while.
+    let state = || {
+        state_and_parent(stuck)
+            .filter(|&(_, parent)| parent == pid)
+            .map(|(state, _)| state)
+    };
+    if !procfs::eventually(c.until(), || state() == Some('T')) {
+        return Err(Failure {
+            summary: format!("R's helper {stuck} did not stop on SIGSTOP"),
+            seen: Some(children_described(pid)),
+            ..Failure::default()
+        });
+    }
     let few = SLOTS / 2;
     c.step(format!(
         "A sends {few} lines, fewer than the ring's {SLOTS} slots; B must get them all while R's helper stays stopped, not ended"
@@ -838,10 +855,9 @@ pub fn full_ring(c: &Context, room: &dyn UnderTest) -> Outcome {
         peers[1].expect_from(&peers[0], &format!("early {i}"))?;
     }
     // A room that waited on R with free slots left has ended R's helper by
-    // now: it evicts the stuck helper before it sends the line that waited.
-    let state = state_and_parent(stuck)
-        .filter(|&(_, parent)| parent == pid)
-        .map(|(state, _)| state);
+    // now: it evicts the stuck helper before it sends the line that waited,
+    // and SIGKILL takes a stopped process out of T at once.
+    let state = state();
     if state != Some('T') {
         return Err(Failure {
             summary: "the room waited for R's stopped helper while the ring still had free slots"
