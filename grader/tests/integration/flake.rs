@@ -109,11 +109,14 @@ fn flake() {
             walls.entry(lab).or_default().push(wall);
             // Lab 2 runs lab 1's checks under their own names: the lab
             // tells them apart.
-            let failed: Vec<String> = report["tests"]
+            let failed_tests: Vec<&serde_json::Value> = report["tests"]
                 .as_array()
                 .expect("tests")
                 .iter()
                 .filter(|test| test["status"] != "passed")
+                .collect();
+            let failed: Vec<String> = failed_tests
+                .iter()
                 .map(|test| format!("{lab}: {}", test["name"].as_str().unwrap_or("?")))
                 .collect();
             eprintln!(
@@ -122,6 +125,12 @@ fn flake() {
                 report["max_score"],
                 failed.join(" ")
             );
+            // A failure seen once in fifty must explain itself.
+            for test in failed_tests {
+                for line in test["output"].as_str().unwrap_or("").lines() {
+                    eprintln!("    | {line}");
+                }
+            }
             for name in failed {
                 *failures.entry(name).or_default() += 1;
             }
